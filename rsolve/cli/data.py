@@ -1,0 +1,238 @@
+"""`rsolve generate`, `rsolve data` and `rsolve eval`: making, converting and scoring datasets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+
+from .common import check_device, fail, parse_options, say
+
+generate_app = typer.Typer(help="Generate puzzles (deterministic with --seed).", no_args_is_help=True)
+data_app = typer.Typer(help="Import, split and inspect datasets (rsolve's JSONL format).", no_args_is_help=True)
+
+FMT_HELP = "text (puzzles only) | jsonl (rsolve dataset: puzzle, solution, rating)"
+
+
+def _emit(examples, fmt: str, output: Optional[str]) -> None:
+    from ..puzzles.dataset import example_to_json, write_examples
+
+    if output:
+        write_examples(output, examples)
+        return
+    for ex in examples:
+        if fmt == "jsonl":
+            sys.stdout.write(json.dumps(example_to_json(ex)) + "\n")
+        else:
+            sys.stdout.write(ex.puzzle.to_string() + ("\n\n" if ex.kind == "maze" else "\n"))
+        sys.stdout.flush()
+
+
+def _generated(make):
+    from ..generate import GenerationError
+
+    try:
+        yield from make()
+    except GenerationError as exc:
+        fail(str(exc))
+
+
+@generate_app.command("sudoku")
+def generate_sudoku(
+    count: int = typer.Option(10, "--count", "-n", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    size: int = typer.Option(9, "--size", help="Grid side: 4, 6, 9, 16 (any side with boxes)."),
+    min_clues: Optional[int] = typer.Option(None, "--min-clues"),
+    max_clues: Optional[int] = typer.Option(None, "--max-clues"),
+    min_rating: Optional[int] = typer.Option(None, "--min-rating", help="Backtracks of a singles+DFS solver."),
+    max_rating: Optional[int] = typer.Option(None, "--max-rating"),
+    fmt: str = typer.Option("text", "--format", "-f", help=FMT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write an rsolve dataset file here."),
+):
+    """Sudoku with exactly one solution, rated by the backtracks a plain solver needs."""
+    from ..api import generate_sudoku as gen
+    from ..puzzles.dataset import Example
+    from ..puzzles.sudoku import PuzzleError, box_shape
+
+    try:
+        box_shape(size)
+    except PuzzleError as exc:
+        fail(str(exc))
+    filters = dict(side=size, min_clues=min_clues, max_clues=max_clues, min_rating=min_rating,
+                   max_rating=max_rating)
+    made = _generated(lambda: ((p, s, r) for p, s, r in gen(count, seed, **filters)))
+    _emit((Example(p, s, r.rating, f"generated:seed={seed}:{i}") for i, (p, s, r) in enumerate(made)),
+          fmt, output)
+
+
+@generate_app.command("maze")
+def generate_maze(
+    count: int = typer.Option(10, "--count", "-n", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    height: int = typer.Option(30, "--height"),
+    width: int = typer.Option(30, "--width"),
+    min_path: int = typer.Option(110, "--min-path", help="Keep mazes whose shortest path has more cells."),
+    wall_min: float = typer.Option(0.28, "--wall-min"),
+    wall_max: float = typer.Option(0.45, "--wall-max"),
+    fmt: str = typer.Option("text", "--format", "-f", help=FMT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write an rsolve dataset file here."),
+):
+    """Maze-Hard-style mazes: random walls, kept when the shortest path is long."""
+    from ..api import generate_maze as gen
+    from ..puzzles.dataset import Example
+
+    made = _generated(lambda: gen(count, seed, height=height, width=width, min_path=min_path,
+                                  wall_min=wall_min, wall_max=wall_max))
+    _emit((Example(p, s, None, f"generated:seed={seed}:{i}") for i, (p, s) in enumerate(made)), fmt, output)
+
+
+def _load(path: str, fmt: Optional[str] = None):
+    from ..puzzles.dataset import DatasetError, load_examples
+
+    try:
+        return load_examples(path, fmt)
+    except FileNotFoundError:
+        fail(f"{path}: no such file or folder")
+    except DatasetError as exc:
+        fail(str(exc))
+
+
+@data_app.command("import")
+def data_import(
+    source: str = typer.Argument(..., help="tdoku list, tdoku test file, Sudoku-Extreme CSV, HRM .npy folder, "
+                                 "or any puzzle file."),
+    output: str = typer.Argument(..., help="The rsolve dataset (.jsonl) to write."),
+    fmt: Optional[str] = typer.Option(None, "--from", help="rsolve | hrm | csv | tdoku-test | puzzles "
+                                      "(default: detected)."),
+    label: bool = typer.Option(False, "--label", help="Fill missing solutions with the exact solver "
+                               "(only puzzles with exactly one solution get a label)."),
+):
+    """Convert an external puzzle set into rsolve's dataset format."""
+    from ..puzzles.dataset import write_examples
+
+    examples = _load(source, fmt)
+    if label:
+        examples = [_labelled(ex) for ex in examples]
+    write_examples(output, examples)
+    n_lab = sum(ex.solution is not None for ex in examples)
+    say(f"rsolve: wrote {len(examples)} examples ({n_lab} with solutions) to {output}")
+
+
+def _labelled(ex):
+    from dataclasses import replace
+
+    from ..engines.exact import bfs_path
+    from ..puzzles import Maze
+    from ..verify import sat_for
+
+    if ex.solution is not None:
+        return ex
+    if isinstance(ex.puzzle, Maze):
+        path = bfs_path(ex.puzzle)
+        return replace(ex, solution=ex.puzzle.with_path(path) if path is not None else None)
+    sols = sat_for(ex.puzzle.side).solutions(ex.puzzle, 2)
+    return replace(ex, solution=sols[0] if len(sols) == 1 else None)
+
+
+@data_app.command("split")
+def data_split(
+    dataset: str = typer.Argument(..., help="An rsolve dataset or any importable set."),
+    val: float = typer.Option(0.1, "--val", min=0.0, max=1.0, help="Fraction held back for validation."),
+    seed: int = typer.Option(0, "--seed"),
+    prefix: Optional[str] = typer.Option(None, "--prefix", help="Output prefix (default: the input path "
+                                         "without extension): writes PREFIX.train.jsonl and PREFIX.val.jsonl."),
+):
+    """Split a dataset into disjoint training and validation files."""
+    from pathlib import Path
+
+    from ..puzzles.dataset import split_examples, write_examples
+
+    train, valid = split_examples(_load(dataset), val, seed)
+    path = Path(dataset)
+    base = prefix or (dataset.rstrip("/") if path.is_dir() else str(path.with_suffix("")))
+    write_examples(f"{base}.train.jsonl", train)
+    write_examples(f"{base}.val.jsonl", valid)
+    say(f"rsolve: {len(train)} training examples -> {base}.train.jsonl, {len(valid)} validation -> {base}.val.jsonl")
+
+
+@data_app.command("info")
+def data_info(dataset: str = typer.Argument(...)):
+    """Count a dataset's examples, labels, clues and ratings."""
+    from ..puzzles.dataset import dataset_hash, detect_format
+
+    examples = _load(dataset)
+    kinds = sorted({ex.kind for ex in examples})
+    typer.echo(f"{dataset}: format {detect_format(dataset)}, {len(examples)} examples, kind {', '.join(kinds)}, "
+               f"{sum(ex.solution is not None for ex in examples)} with solutions")
+    ratings = [ex.rating for ex in examples if ex.rating is not None]
+    if ratings:
+        typer.echo(f"rating: min {min(ratings)}, mean {sum(ratings) / len(ratings):.1f}, max {max(ratings)}")
+    if kinds == ["sudoku"]:
+        clues = [ex.puzzle.clues for ex in examples]
+        typer.echo(f"clues: min {min(clues)}, mean {sum(clues) / len(clues):.1f}, max {max(clues)}")
+    typer.echo(f"sha256: {dataset_hash(dataset)}")
+
+
+def eval_command(
+    dataset: str = typer.Argument(..., help="An rsolve dataset, or any set `rsolve data import` reads."),
+    model: str = typer.Option("auto", "--model", "-m", help="Comma-separated engine names."),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N examples."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | jsonl (one object per puzzle, "
+                            "then one summary object per model)"),
+    device: str = typer.Option("auto", "--device"),
+    seed: int = typer.Option(0, "--seed"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes for exact engines."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="Engine option KEY=VALUE."),
+):
+    """Run engines over a labelled dataset and print solved, wrong, abstained and label-match rates.
+
+    'wrong' counts answers the engine proposed and the verifier rejected (they are
+    never reported as solved); 'label match' compares with the stored solution.
+    """
+    from ..api import evaluate
+    from .solve import _check_model
+
+    if fmt not in ("table", "jsonl"):
+        fail(f"unknown format {fmt!r} (choose from table, jsonl)")
+    from ..pipeline import SolveConfig
+
+    names = [m.strip() for m in model.split(",") if m.strip()]
+    config = dict(checkpoint=checkpoint, device=check_device(device), seed=seed, batch_size=batch_size,
+                  options=parse_options(option))
+    for name in names:
+        _check_model(SolveConfig(model=name, **config), None)
+    examples = _load(dataset)[:limit]
+
+    def per_puzzle(name, res, match):
+        if fmt == "jsonl":
+            sys.stdout.write(json.dumps({"model": name, **res.to_dict(), "label_match": match}) + "\n")
+
+    reports = evaluate(examples, names, jobs=jobs, on_result=per_puzzle, **config)
+    if fmt == "jsonl":
+        for r in reports:
+            sys.stdout.write(json.dumps({"summary": True, **r.to_dict()}) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{dataset} ({len(examples)} puzzles)", title_justify="left")
+    for col in ("model", "solved %", "wrong %", "abstained %", "unsolvable %", "invalid %", "label match %",
+                "puzzles/s", "mean stats"):
+        table.add_column(col, justify="left" if col in ("model", "mean stats") else "right")
+    for r in reports:
+        d = r.to_dict()
+        lm = "-" if d["label_match_pct"] is None else f"{d['label_match_pct']:.2f}"
+        stats = ", ".join(f"{k} {v:.3g}" for k, v in d["mean_stats"].items())
+        table.add_row(r.model, f"{d['solved_pct']:.2f}", f"{d['wrong_pct']:.2f}", f"{d['abstained_pct']:.2f}",
+                      f"{d['unsolvable_pct']:.2f}", f"{d['invalid_pct']:.2f}", lm, f"{r.per_second:.1f}", stats)
+    Console(width=max(Console().width, 120)).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(generate_app, name="generate")
+    app.add_typer(data_app, name="data")
+    app.command("eval")(eval_command)

@@ -1,0 +1,104 @@
+"""The engine registry: a name maps to a solver with one batch interface.
+
+An engine takes a list of puzzles of one kind and returns one Attempt each. It
+never decides that an answer is correct: the pipeline (rsolve.pipeline) runs the
+symbolic verifier on every proposed solution. Engines are imported lazily so
+that `rsolve --help` and the exact engines never import torch.
+
+Adding an engine: one module in this package and one `register(...)` line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class EngineError(ValueError):
+    """A usage problem with an engine: unknown name, wrong kind, bad checkpoint or option."""
+
+
+@dataclass
+class Attempt:
+    """An engine's proposal for one puzzle. `status` is the engine's claim:
+    'found' (solution proposed), 'unsolvable' (proved to have none) or 'abstained'."""
+
+    solution: object | None
+    status: str
+    stats: dict = field(default_factory=dict)
+    reason: str | None = None
+
+
+class Engine(Protocol):
+    name: str
+
+    def solve_batch(self, puzzles: list) -> list[Attempt]: ...
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    name: str
+    kinds: tuple[str, ...]
+    summary: str
+    factory: str  # "module:callable", imported on first use
+    neural: bool = False  # needs torch and a checkpoint
+    parallel: bool = False  # may run in worker processes (pure Python, no torch threads)
+    default_batch: int = 64
+
+
+REGISTRY: dict[str, EngineSpec] = {}
+
+
+def register(spec: EngineSpec) -> None:
+    REGISTRY[spec.name] = spec
+
+
+register(EngineSpec("sat", ("sudoku",), "exact: python-sat (CaDiCaL) with the givens as assumptions",
+                    "rsolve.engines.exact:SatEngine", parallel=True))
+register(EngineSpec("bfs", ("maze",), "exact: breadth-first search for a shortest path",
+                    "rsolve.engines.exact:BfsEngine", parallel=True))
+
+# Used for `--model auto`: the first registered engine, in this order, that has
+# what it needs (a checkpoint for neural ones) for the puzzle's kind.
+AUTO_ORDER = ("sat", "bfs")
+
+
+def spec(name: str) -> EngineSpec:
+    if name not in REGISTRY:
+        raise EngineError(f"unknown model {name!r}; available: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def engines_for(kind: str) -> list[str]:
+    return [n for n, s in REGISTRY.items() if kind in s.kinds]
+
+
+def resolve_name(name: str, kind: str) -> str:
+    """The engine that `name` means for puzzles of `kind` ('auto' picks one)."""
+    if name == "auto":
+        for candidate in AUTO_ORDER:
+            s = REGISTRY.get(candidate)
+            if s and kind in s.kinds and (not s.neural or _has_default_checkpoint(s.name, kind)):
+                return candidate
+        raise EngineError(f"no engine available for {kind} puzzles")
+    s = spec(name)
+    if kind not in s.kinds:
+        raise EngineError(f"model {name!r} does not solve {kind} puzzles; "
+                          f"models for {kind}: {', '.join(engines_for(kind))}")
+    return name
+
+
+def _has_default_checkpoint(engine: str, kind: str) -> bool:
+    from ..checkpoints import find_default
+
+    return find_default(engine, kind) is not None
+
+
+def create(name: str, kind: str, **options) -> Engine:
+    """Instantiate engine `name` for `kind`. Options are engine-specific keywords
+    (checkpoint, device, seed, and whatever the engine declares)."""
+    s = REGISTRY[resolve_name(name, kind)]
+    module, attr = s.factory.split(":")
+    factory = getattr(importlib.import_module(module), attr)
+    return factory(kind=kind, **options)

@@ -1,0 +1,174 @@
+"""The command line as users and scripts meet it: streams, formats, exit codes, errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RSOLVE = str(Path(sys.executable).parent / "rsolve")
+PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+SOLUTION = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
+NO_SOLUTION = "12345678." + "........9" + "." * 63
+MAZE = "#########\n#S..#...#\n#.#.#.#.#\n#.#...#G#\n#########"
+
+
+def run(*args, stdin: str | bytes = ""):
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    p = subprocess.run([RSOLVE, *args], input=data, capture_output=True, timeout=120)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_help_is_fast_path_without_torch():
+    code = ("import sys; from rsolve.cli import app; from rsolve import api; "
+            "api.solve('%s', model='sat'); assert 'torch' not in sys.modules, 'torch imported'" % PUZZLE)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert run("--help")[0] == 0
+
+
+def test_piped_text_output_is_one_line_per_record_in_order():
+    code, out, err = run("solve", "-m", "sat", stdin=f"{PUZZLE}\n{NO_SOLUTION}\n{PUZZLE}\n")
+    lines = out.splitlines()
+    assert lines == [SOLUTION, f"{NO_SOLUTION}\tunsolvable", SOLUTION]
+    assert code == 1 and "3 records" in err
+
+
+def test_invalid_record_keeps_batch_going_and_exits_2(tmp_path):
+    f = tmp_path / "p.txt"
+    f.write_text(f"{PUZZLE}\n{PUZZLE[:80]}\n{PUZZLE}\n")
+    code, out, err = run("solve", str(f), "--format", "text")
+    assert code == 2
+    assert out.splitlines()[0] == SOLUTION and out.splitlines()[2] == SOLUTION
+    assert out.splitlines()[1].startswith("# invalid: ") and f"{f}:2" in out
+    assert f"{f}:2: invalid: wrong length: 80 cells" in err
+    assert "Traceback" not in err
+
+
+def test_jsonl_fields_and_verify_round_trip():
+    code, out, _ = run("solve", "-f", "jsonl", "--check-unique", stdin=f"{PUZZLE}\n\n{MAZE}\n")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    for key in ("index", "source", "kind", "status", "solution", "verified", "unique", "engine", "seconds",
+                "error", "stats", "puzzle"):
+        assert key in rows[0]
+    assert rows[0]["solution"] == SOLUTION and rows[0]["unique"] is True and rows[0]["engine"] == "sat"
+    assert rows[1]["kind"] == "maze" and rows[1]["engine"] == "bfs" and "o" in rows[1]["solution"]
+    code, vout, _ = run("verify", "-", stdin=out)
+    assert code == 0 and vout.count("ok\t") == 2
+    rows[0]["solution"] = SOLUTION[::-1]
+    code, vout, _ = run("verify", "-", stdin="\n".join(json.dumps(r) for r in rows) + "\n")
+    assert code == 1 and vout.startswith("WRONG")
+
+
+def test_verify_text_pairs_and_missing_answers():
+    code, out, _ = run("verify", stdin=f"{PUZZLE}:{SOLUTION}\n{PUZZLE}\n")
+    assert code == 1
+    assert out.splitlines()[0].startswith("ok") and out.splitlines()[1].startswith("NONE")
+
+
+def test_usage_errors_are_one_line_exit_2(tmp_path):
+    for args, expected in [
+        (("solve", str(tmp_path / "missing.txt")), "no such file"),
+        (("solve", "-m", "nosuch", "-"), "unknown model 'nosuch'; available: "),
+        (("solve", "-m", "sat", "-k", "maze", "-"), "models for maze: bfs"),
+        (("solve", "-f", "xml", "-"), "unknown format"),
+        (("solve", "--device", "tpu", "-"), "unknown device"),
+        (("solve", "-m", "sat", "-c", str(tmp_path), "-"), "takes no checkpoint"),
+        (("info", str(tmp_path / "nope")), "not a checkpoint folder"),
+        (("eval", str(tmp_path / "nope.jsonl")), "no such file"),
+    ]:
+        code, out, err = run(*args, stdin=PUZZLE)
+        assert code == 2, (args, err)
+        assert expected in err and len(err.strip().splitlines()) == 1 and out == "", (args, err)
+
+
+def test_wrong_engine_for_a_record_is_invalid_not_a_crash():
+    code, out, err = run("solve", "-m", "sat", "-f", "jsonl", stdin=f"{PUZZLE}\n\n{MAZE}\n")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["status"] for r in rows] == ["solved", "invalid"]
+    assert "models for maze: bfs" in rows[1]["error"] and code == 2
+
+
+def test_bad_inputs_of_every_kind(tmp_path):
+    cases = {
+        "empty.txt": b"",
+        "binary.bin": bytes(range(256)) * 10,
+        "huge.txt": b"1" * (10 << 20) + b"\n",
+        "dup.txt": ("55" + PUZZLE[2:] + "\n").encode(),
+        "nostart.txt": b"#####\n#..G#\n#####\n",
+        "ragged.txt": b"#####\n#S.G#\n###\n",
+    }
+    files = []
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        files.append(str(tmp_path / name))
+    (tmp_path / "good.txt").write_text(PUZZLE + "\n")
+    code, out, err = run("solve", "-f", "jsonl", *files, str(tmp_path / "good.txt"))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 2 and rows[-1]["status"] == "solved"
+    bad = [r for r in rows if r["status"] == "invalid"]
+    assert {Path(r["source"].rsplit(":", 1)[0]).name for r in bad} == set(cases)
+    assert all(r["error"] for r in bad) and "Traceback" not in err
+
+
+def test_grid_format_renders_both_kinds():
+    code, out, _ = run("solve", "-f", "grid", stdin=f"{PUZZLE}\n\n{MAZE}\n")
+    assert code == 0 and "solved" in out and "|" in out and "S" in out
+
+
+def test_many_records_stream_with_workers(shared_data):
+    text = (shared_data / "sudoku/tdoku-datasets/puzzles6_forum_hardest_1106").read_text()
+    code, out, _ = run("solve", "-m", "sat", "-j", "2", "--batch-size", "16", "-q", stdin=text * 2)
+    lines = out.splitlines()
+    puzzles = [line for line in text.splitlines() if line and not line.startswith("#")] * 2
+    assert code == 0 and len(lines) == len(puzzles) == 750
+    for p, s in zip(puzzles, lines):  # order kept, givens kept
+        assert all(a == "." or a == b for a, b in zip(p, s))
+
+
+def test_models_lists_engines():
+    code, out, _ = run("models")
+    assert code == 0 and "sat" in out and "bfs" in out
+
+
+def test_generate_and_eval_and_data_commands(tmp_path):
+    ds = tmp_path / "gen.jsonl"
+    code, _, err = run("generate", "sudoku", "-n", "5", "--seed", "3", "-o", str(ds))
+    assert code == 0, err
+    rows = [json.loads(line) for line in ds.read_text().splitlines()]
+    assert len(rows) == 5 and all(r["solution"] and r["kind"] == "sudoku" for r in rows)
+    code, out, _ = run("generate", "sudoku", "-n", "5", "--seed", "3")
+    assert out.split() == [r["puzzle"] for r in rows]  # deterministic
+    code, out, _ = run("eval", str(ds), "-m", "sat", "-f", "jsonl")
+    summary = json.loads(out.splitlines()[-1])
+    assert code == 0 and summary["solved_pct"] == 100.0 and summary["label_match_pct"] == 100.0
+    code, out, _ = run("eval", str(ds), "-m", "sat")
+    assert code == 0 and "solved %" in out and "100.00" in out
+    code, _, err = run("data", "split", str(ds), "--val", "0.4", "--seed", "1")
+    train = (tmp_path / "gen.train.jsonl").read_text().splitlines()
+    val = (tmp_path / "gen.val.jsonl").read_text().splitlines()
+    assert code == 0 and len(train) == 3 and len(val) == 2 and not set(train) & set(val)
+    mz = tmp_path / "m.jsonl"
+    assert run("generate", "maze", "-n", "2", "--height", "10", "--width", "10", "--min-path", "8",
+               "-o", str(mz))[0] == 0
+    code, out, _ = run("eval", str(mz), "-m", "bfs", "-f", "jsonl")
+    assert code == 0 and json.loads(out.splitlines()[-1])["solved_pct"] == 100.0
+
+
+def test_data_import_hrm_and_label(shared_data, tmp_path):
+    out = tmp_path / "maze.jsonl"
+    code, _, err = run("data", "import", str(shared_data / "maze/maze-hard-30x30/train"), str(out))
+    assert code == 0 and len(out.read_text().splitlines()) == 1000
+    t = tmp_path / "t.jsonl"
+    code, _, err = run("data", "import", str(shared_data / "sudoku/tdoku-datasets/puzzles6_forum_hardest_1106"),
+                       str(t), "--label")
+    assert code == 0 and "375 with solutions" in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "jsonl"])
+def test_broken_pipe_is_quiet(fmt, shared_data):
+    path = shared_data / "sudoku/tdoku-datasets/puzzles3_magictour_top1465"
+    p = subprocess.run(f"{RSOLVE} solve -m sat -f {fmt} {path} | head -n 2", shell=True, capture_output=True,
+                       timeout=120)
+    assert len(p.stdout.splitlines()) == 2 and b"Traceback" not in p.stderr
