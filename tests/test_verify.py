@@ -190,3 +190,17 @@ def test_parse_then_solve_keeps_order():
     results = api.solve(f"{PUZZLE}\n{MAZE}\n\nbad\n{PUZZLE}")
     assert [r.index for r in results] == [r.index for r in recs] == [0, 1, 2, 3]
     assert [r.status for r in results] == ["solved", "solved", "invalid", "solved"]
+
+
+def test_maze_graph_matches_networkx_built_graph():
+    import networkx as nx
+
+    from rsolve.verify.maze import maze_graph
+
+    m = Maze.from_rows(MAZE.split("\n"))
+    fast = maze_graph(m)
+    slow = nx.Graph()
+    slow.add_nodes_from(i for i, ch in enumerate(m.grid) if ch != WALL)
+    slow.add_edges_from((i, j) for i in slow for j in m.neighbours(i) if j in slow)
+    assert nx.utils.graphs_equal(fast, slow)
+    assert nx.shortest_path_length(fast, m.start, m.goal) == shortest_distance(m) == 12

@@ -15,8 +15,7 @@ other keys). Problems raise DatasetError with a one-line message "file[:line]: r
   cells changed from `.` to `o` and nothing else (path validity is the verifier's job).
 - `rating`: a finite number or null (a difficulty score, e.g. tdoku's backtrack count).
 - `source`: string, where the example came from, e.g. "train.csv:17", "all__inputs.npy#3";
-  missing or null is read as "<file name>:<line>".
-Other formats `iter_examples` reads: see `detect_format`.
+  missing or null is read as "<file name>:<line>". (Other formats: see `detect_format`.)
 """
 
 import csv
@@ -83,8 +82,7 @@ def _example(puzzle_text: str, solution_text, rating, source: str, where: str, k
 
 
 def example_to_json(ex: Example) -> dict:
-    return {"kind": ex.kind, "puzzle": ex.puzzle.to_string(),
-            "solution": ex.solution.to_string() if ex.solution is not None else None,
+    return {"kind": ex.kind, "puzzle": ex.puzzle.to_string(), "solution": ex.solution and ex.solution.to_string(),
             "rating": _rating(ex.rating, ex.source), "source": ex.source}
 
 
@@ -134,62 +132,56 @@ def detect_format(path) -> str:
 
 
 def _iter_text(path: Path, fmt: str) -> Iterator[Example]:
-    """rsolve `.jsonl` and tdoku `test_puzzles` files, one example a line."""
+    """The line formats: rsolve `.jsonl`, Sudoku-Extreme CSV, tdoku `test_puzzles`."""
+    header = fmt == "csv"  # still expected
     with open(path, "rb") as f:
         for lineno, line in iter_lines(f):
-            where, s, source = f"{path}:{lineno}", (line or "").strip(), f"{path.name}:{lineno}"
+            where, s, source = f"{path}:{lineno}", (line or "").lstrip("\ufeff").strip(), f"{path.name}:{lineno}"
             if line is None:
                 raise DatasetError(f"{where}: line too long")
-            if not s or (fmt == "tdoku-test" and s.startswith("#")):
+            if not s or (fmt != "rsolve" and s.startswith("#")):
                 continue
-            if fmt == "tdoku-test":
+            if header:
+                if s.replace(" ", "").lower() != CSV_HEADER:
+                    raise DatasetError(f"{where}: expected the header {CSV_HEADER!r}")
+                header = False
+            elif fmt == "csv":
+                row = [x.strip() for x in next(csv.reader([s]))]
+                if len(row) != 4:
+                    raise DatasetError(f"{where}: expected 4 fields (source,question,answer,rating)")
+                try:
+                    rating = json.loads(row[3]) if row[3] else None  # int or float
+                except ValueError:
+                    raise DatasetError(f"{where}: rating {row[3]!r} is not a number") from None
+                yield _example(row[1], row[2], _rating(rating, where), source + (f" ({row[0]})" if row[0] else ""),
+                               where, "sudoku")
+            elif fmt == "tdoku-test":
                 if not _TDOKU_LINE.match(s):
                     raise DatasetError(f"{where}: expected puzzle:count[:solution]")
                 fields = s.split(":")  # the solution is kept only if it is the only one
                 yield _example(fields[0], fields[2] if len(fields) == 3 and int(fields[1]) == 1 else None,
                                None, source, where, "sudoku")
-                continue
-            try:
-                obj = json.loads(s)
-            except ValueError as exc:
-                raise DatasetError(f"{where}: bad JSON ({exc})") from None
-            if isinstance(obj, dict) and obj.get("source") is None:
-                obj["source"] = source
-            yield example_from_json(obj, where)
+            else:
+                try:
+                    obj = json.loads(s)
+                except ValueError as exc:
+                    raise DatasetError(f"{where}: bad JSON ({exc})") from None
+                if isinstance(obj, dict) and obj.get("source") is None:
+                    obj["source"] = source
+                yield example_from_json(obj, where)
 
 
-def _iter_csv(path: Path) -> Iterator[Example]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = ",".join(h.strip().lower() for h in next(reader, []))
-        if header != CSV_HEADER:
-            raise DatasetError(f"{path}: expected the header {CSV_HEADER!r}, got {header!r}")
-        for row in filter(None, reader):
-            where = f"{path}:{reader.line_num}"
-            if len(row) != 4:
-                raise DatasetError(f"{where}: expected 4 fields, got {len(row)}")
-            src, question, answer, rating = (x.strip() for x in row)
-            try:
-                rating = json.loads(rating) if rating else None  # int or float
-            except ValueError:
-                raise DatasetError(f"{where}: rating {rating!r} is not a number") from None
-            source = f"{path.name}:{reader.line_num}" + (f" ({src})" if src else "")
-            yield _example(question, answer, _rating(rating, where), source, where, "sudoku")
-
-
-def _iter_puzzles(path: Path) -> Iterator[Example]:
+def _iter_puzzles(path: Path, fmt: str = "puzzles") -> Iterator[Example]:
     """Plain puzzle files: no labels, except that a maze drawn with its path is solved."""
     with open(path, "rb") as f:
         for rec in read_records([(path.name, f)]):
             if rec.error is not None:
                 raise DatasetError(f"{path}:{rec.source.rsplit(':', 1)[1]}: {rec.error}")
-            solved = isinstance(rec.puzzle, Maze) and PATH in rec.puzzle.grid
-            yield Example(rec.puzzle.puzzle() if solved else rec.puzzle, rec.puzzle if solved else None,
-                          None, rec.source)
+            p, solved = rec.puzzle, isinstance(rec.puzzle, Maze) and PATH in rec.puzzle.grid
+            yield Example(p.puzzle() if solved else p, p if solved else None, None, rec.source)
 
 
-def _iter_hrm(path: Path) -> Iterator[Example]:
-    """Maze-Hard folders: (N, cells) token ids 1 wall 2 open 3 S 4 G (labels: 5 path)."""
+def _iter_hrm(path: Path, fmt: str = "hrm") -> Iterator[Example]:
     import numpy as np
 
     names, arrays = _hrm_files(path), []
@@ -221,8 +213,8 @@ def _iter_hrm(path: Path) -> Iterator[Example]:
         yield Example(p, s, None, f"{names[0].name}#{i}")
 
 
-_READERS = {"rsolve": lambda p: _iter_text(p, "rsolve"), "hrm": _iter_hrm, "csv": _iter_csv,
-            "tdoku-test": lambda p: _iter_text(p, "tdoku-test"), "puzzles": _iter_puzzles}
+_READERS = {"rsolve": _iter_text, "csv": _iter_text, "tdoku-test": _iter_text, "hrm": _iter_hrm,
+            "puzzles": _iter_puzzles}
 
 
 def _one_kind(path, examples: Iterable[Example]) -> Iterator[Example]:
@@ -230,8 +222,7 @@ def _one_kind(path, examples: Iterable[Example]) -> Iterator[Example]:
     for ex in examples:
         first = first or ex
         if ex.kind != first.kind:
-            raise DatasetError(f"{path}: mixed kinds: {ex.source} is a {ex.kind}, "
-                               f"{first.source} a {first.kind} (one kind per data set)")
+            raise DatasetError(f"{path}: mixed kinds: {ex.source} is a {ex.kind}, {first.source} a {first.kind}")
         yield ex
 
 
@@ -240,7 +231,8 @@ def iter_examples(path, fmt: str | None = None) -> Iterator[Example]:
     path = Path(path)
     if fmt is not None and fmt not in _READERS:
         raise DatasetError(f"{path}: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    return _one_kind(path, _READERS[fmt or detect_format(path)](path))
+    fmt = fmt or detect_format(path)
+    return _one_kind(path, _READERS[fmt](path, fmt))
 
 
 def load_examples(path, fmt: str | None = None) -> list[Example]:
@@ -249,8 +241,7 @@ def load_examples(path, fmt: str | None = None) -> list[Example]:
 
 def write_examples(path, examples: Iterable[Example]) -> int:
     """Write an rsolve dataset atomically (temp file, then os.replace); returns the count."""
-    path = Path(path)
-    tmp, count = path.with_name(f".{path.name}.{os.getpid()}.tmp"), 0
+    tmp, count = Path(f"{path}.{os.getpid()}.tmp"), 0
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             for count, ex in enumerate(_one_kind(path, examples), 1):
@@ -279,12 +270,11 @@ def dataset_hash(path) -> str:
     """Hex sha256 of a data set file, or of an HRM folder's inputs then labels files."""
     h = hashlib.sha256()
     for p in _hrm_files(Path(path)) or (Path(path),):
-        try:
-            with open(p, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        except OSError as exc:
-            raise DatasetError(f"{p}: cannot read ({exc.strerror})") from None
+        if not p.is_file():
+            raise DatasetError(f"{p}: no such file")
+        with open(p, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -304,8 +294,6 @@ def to_token_arrays(examples: Iterable[Example]):
             raise DatasetError(f"{ex.source}: no solution (token labels need one)")
         if (ex.kind, len(ex.puzzle.to_string())) != (first.kind, len(first.puzzle.to_string())):
             raise DatasetError(f"{ex.source}: a {ex.kind} of another size or kind than {first.source}")
-    def tokens(part: str):
-        text = "".join(getattr(ex, part).to_string().replace("\n", "") for ex in examples)
-        return lut[np.frombuffer(text.encode(), np.uint8).reshape(len(examples), -1)]
-
-    return tokens("puzzle"), tokens("solution")
+    text = "".join(ex.puzzle.to_string() + ex.solution.to_string() for ex in examples).replace("\n", "")
+    both = lut[np.frombuffer(text.encode(), np.uint8).reshape(len(examples), 2, -1)]
+    return np.ascontiguousarray(both[:, 0]), np.ascontiguousarray(both[:, 1])

@@ -217,8 +217,9 @@ class _Reader:
                 produced = True
             if cells is not None and not has_separators and len(cells) in _ONE_LINE:
                 side = _ONE_LINE[len(cells)]
-                fits = all(ch in BLANKS or 0 < SYMBOLS.find(ch.upper()) + 1 <= side for ch in cells)
-                if fits or len(cells) not in _SIDES:
+                # 16 characters: a 4x4 puzzle, or the first row of a 16x16 grid
+                if len(cells) not in _SIDES or all(ch in BLANKS or 0 < SYMBOLS.find(ch.upper()) + 1 <= side
+                                                   for ch in cells):
                     yield self.parse_sudoku(src, cells, side)
                     produced = True
                     continue

@@ -60,6 +60,28 @@ class Geometry:
 
 
 @lru_cache(maxsize=None)
+def unit_getters(side: int) -> tuple:
+    """itemgetters that pull each unit's values out of a cell tuple in one C call."""
+    from operator import itemgetter
+
+    return tuple(itemgetter(*unit) for unit in geometry(side).units)
+
+
+@lru_cache(maxsize=None)
+def _decode_table(side: int) -> bytes:
+    """bytes.translate table: character -> value (0 blank), 255 for anything else."""
+    table = bytearray([255]) * 256
+    for ch in BLANKS:
+        table[ord(ch)] = 0
+    for v, ch in enumerate(SYMBOLS[:side], start=1):
+        table[ord(ch)] = table[ord(ch.lower())] = v
+    return bytes(table)
+
+
+_ENCODE = bytes.maketrans(bytes(range(len(SYMBOLS) + 1)), ("." + SYMBOLS).encode())
+
+
+@lru_cache(maxsize=None)
 def geometry(side: int) -> Geometry:
     br, bc = box_shape(side)
     rows = [tuple(r * side + c for c in range(side)) for r in range(side)]
@@ -116,24 +138,24 @@ class Sudoku:
         elif n != side * side:
             raise PuzzleError(f"expected {side * side} cells, got {n}")
         box_shape(side)
-        cells = tuple(value_of(ch, side) for ch in text)
-        grid = cls(side, cells)
+        raw = text.encode("utf-8", errors="replace").translate(_decode_table(side))
+        if len(raw) != len(text) or 255 in raw:
+            for ch in text:
+                value_of(ch, side)  # raises with the offending character
+        grid = cls(side, tuple(raw))
         grid.check_givens()
         return grid
 
     def check_givens(self) -> None:
         """Raise PuzzleError naming the first unit with a repeated value."""
-        geo = self.geometry
-        for u, unit in enumerate(geo.units):
-            seen = set()
-            for cell in unit:
-                v = self.cells[cell]
-                if v and v in seen:
-                    raise PuzzleError(f"duplicate {symbol(v)} in {geo.unit_name(u)}")
-                seen.add(v)
+        for u, get in enumerate(unit_getters(self.side)):
+            values = [v for v in get(self.cells) if v]
+            if len(set(values)) != len(values):
+                dup = next(v for v in values if values.count(v) > 1)
+                raise PuzzleError(f"duplicate {symbol(dup)} in {self.geometry.unit_name(u)}")
 
     def to_string(self) -> str:
-        return "".join(symbol(v) for v in self.cells)
+        return bytes(self.cells).translate(_ENCODE).decode()
 
     def rows(self) -> list[str]:
         s = self.to_string()
@@ -151,7 +173,7 @@ class Sudoku:
         return 0 not in self.cells
 
     def with_cells(self, cells) -> "Sudoku":
-        return Sudoku(self.side, tuple(int(v) for v in cells))
+        return Sudoku(self.side, cells if type(cells) is tuple else tuple(map(int, cells)))
 
     def __str__(self) -> str:
         return self.to_string()

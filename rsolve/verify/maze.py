@@ -17,17 +17,19 @@ def maze_graph(maze: Maze):
     import networkx as nx
 
     g, w = maze.grid, maze.width
-    edges = []
-    for i, ch in enumerate(g):
-        if ch == WALL:
-            continue
-        if (i + 1) % w and g[i + 1] != WALL:
-            edges.append((i, i + 1))
-        if i + w < len(g) and g[i + w] != WALL:
-            edges.append((i, i + w))
+    adj: dict[int, dict] = {i: {} for i, ch in enumerate(g) if ch != WALL}
+    for i in adj:
+        for j in ((i + 1) if (i + 1) % w else -1, i + w):
+            if j in adj:
+                adj[i][j] = adj[j][i] = {}
     graph = nx.Graph()
-    graph.add_nodes_from((maze.start, maze.goal))
-    graph.add_edges_from(edges)
+    if isinstance(getattr(graph, "_adj", None), dict) and isinstance(getattr(graph, "_node", None), dict):
+        # Fill networkx's documented dict-of-dicts store directly: add_edges_from
+        # costs ~2 ms per 30x30 maze, half the verifier's time.
+        graph._adj, graph._node = adj, {i: {} for i in adj}
+    else:
+        graph.add_nodes_from(adj)
+        graph.add_edges_from((i, j) for i, nbrs in adj.items() for j in nbrs if i < j)
     return graph
 
 
