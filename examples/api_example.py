@@ -22,7 +22,7 @@ from rsolve import api
 from rsolve.puzzles import Sudoku
 
 # Any format `rsolve solve` reads works here: one line, a grid, a maze, JSONL.
-PUZZLE = "PLACEHOLDER"
+PUZZLE = "7.......3.....81.2....6..8...1.7.4...32.4...9..........7.6....169.3.4.7.1.....5.."
 
 
 def main() -> None:

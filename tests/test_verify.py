@@ -204,3 +204,19 @@ def test_maze_graph_matches_networkx_built_graph():
     slow.add_edges_from((i, j) for i in slow for j in m.neighbours(i) if j in slow)
     assert nx.utils.graphs_equal(fast, slow)
     assert nx.shortest_path_length(fast, m.start, m.goal) == shortest_distance(m) == 12
+
+
+def test_results_stream_before_input_is_exhausted():
+    """Bounded memory: the first results arrive after reading about one batch, not all input."""
+    consumed = 0
+
+    def endless():
+        nonlocal consumed
+        while True:
+            consumed += 1
+            yield Sudoku.from_string(PUZZLE)
+
+    it = api.solve_iter(endless(), model="sat", batch_size=8)
+    first = [next(it) for _ in range(20)]
+    assert all(r.status == "solved" for r in first)
+    assert consumed <= 40

@@ -1,0 +1,124 @@
+"""The Sudoku candidate lattice, batched in torch.
+
+An element is a boolean tensor (B, cells, side): the values each cell may still
+take. Order is pointwise inclusion; meet is AND. A state is *bottom* (no
+solution inside it) when a cell has no value left, a unit has lost every place
+for some value, or two fixed cells of a unit share a value. It is *solved* when
+every cell is a singleton and it is not bottom.
+
+`close_singles` is a sound transfer function: naked and hidden singles to a
+fixed point. It only removes values that no solution inside the state can take,
+so it never loses a solution; it is not a solver (it does no search).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from ..puzzles.sudoku import geometry
+
+
+class SudokuLattice:
+    """Unit and peer matrices for one side, on one device."""
+
+    def __init__(self, side: int, device: str | torch.device = "cpu"):
+        geo = geometry(side)
+        self.side, self.cells = side, side * side
+        units = torch.zeros(len(geo.units), self.cells)
+        for u, unit in enumerate(geo.units):
+            units[u, list(unit)] = 1.0
+        self.units = units.to(device)  # (3n, N)
+        peers = (units.T @ units > 0).float()
+        peers.fill_diagonal_(0)
+        self.peers = peers.to(device)  # (N, N)
+
+    def top(self, cells: torch.Tensor) -> torch.Tensor:
+        """The state of a puzzle: givens are singletons, blanks allow every value.
+        `cells`: (B, N) long, 0 blank, 1..side given."""
+        full = torch.ones(*cells.shape, self.side, dtype=torch.bool, device=cells.device)
+        onehot = torch.nn.functional.one_hot((cells - 1).clamp(min=0), self.side).bool()
+        return torch.where((cells > 0).unsqueeze(-1), onehot, full)
+
+    def unit_counts(self, cand: torch.Tensor) -> torch.Tensor:
+        """(B, 3n, side): how many cells of each unit still allow each value."""
+        return torch.einsum("un,bnv->buv", self.units, cand.float())
+
+    def bottom(self, cand: torch.Tensor) -> torch.Tensor:
+        """(B,) True where the state holds no solution."""
+        counts = cand.sum(-1)
+        empty_cell = (counts == 0).any(-1)
+        fixed = cand & (counts == 1).unsqueeze(-1)
+        fixed_twice = (torch.einsum("un,bnv->buv", self.units, fixed.float()) > 1).flatten(1).any(-1)
+        lost_value = (self.unit_counts(cand) == 0).flatten(1).any(-1)
+        return empty_cell | fixed_twice | lost_value
+
+    def solved(self, cand: torch.Tensor) -> torch.Tensor:
+        return (cand.sum(-1) == 1).all(-1) & ~self.bottom(cand)
+
+    def close_singles(self, cand: torch.Tensor, max_rounds: int = 100) -> torch.Tensor:
+        """Naked and hidden singles to a fixed point (sound: never removes a solution)."""
+        for _ in range(max_rounds):
+            single = cand & (cand.sum(-1, keepdim=True) == 1)
+            # naked single: a fixed value leaves every peer
+            taken = torch.einsum("mn,bnv->bmv", self.peers, single.float()) > 0
+            new = cand & ~(taken & ~single)
+            # hidden single: the only place for a value in a unit takes it
+            only_place = (self.unit_counts(new) == 1).float()
+            hidden = new & (torch.einsum("un,buv->bnv", self.units, only_place) > 0)
+            has_hidden = hidden.any(-1, keepdim=True)
+            new = torch.where(has_hidden, hidden, new)
+            # a cell that is the only place for two values is a contradiction
+            new = new & ~(hidden.sum(-1, keepdim=True) > 1)
+            if torch.equal(new, cand):
+                break
+            cand = new
+        return cand
+
+    def decode(self, cand: torch.Tensor) -> torch.Tensor:
+        """(B, N) values of singleton cells (0 elsewhere)."""
+        fixed = cand.sum(-1) == 1
+        return torch.where(fixed, cand.float().argmax(-1) + 1, torch.zeros_like(fixed, dtype=torch.long))
+
+
+@lru_cache(maxsize=None)
+def lattice_for(side: int, device: str = "cpu") -> SudokuLattice:
+    return SudokuLattice(side, device)
+
+
+class SudokuDomain:
+    """What the LDT engine and trainer need to know about Sudoku lattices."""
+
+    kind = "sudoku"
+
+    def __init__(self, side: int = 9, device: str | torch.device = "cpu"):
+        self.side, self.device = side, device
+        self.lattice = SudokuLattice(side, device)
+        self.cells, self.values = side * side, side
+
+    def top(self, puzzles) -> tuple[torch.Tensor, torch.Tensor]:
+        """(candidates, given mask) for a list of Sudoku."""
+        cells = torch.tensor([p.cells for p in puzzles], dtype=torch.long, device=self.device)
+        return self.lattice.top(cells), cells > 0
+
+    def bits(self, cand: torch.Tensor) -> torch.Tensor:
+        return cand.float()
+
+    def close(self, cand: torch.Tensor) -> torch.Tensor:
+        return self.lattice.close_singles(cand)
+
+    def bottom(self, cand: torch.Tensor) -> torch.Tensor:
+        return self.lattice.bottom(cand)
+
+    def decided(self, cand: torch.Tensor) -> torch.Tensor:
+        """(B,) every cell is a singleton (the chain has an answer to verify)."""
+        return (cand.sum(-1) == 1).all(-1)
+
+    def decode(self, cand: torch.Tensor, puzzle):
+        return puzzle.with_cells(tuple(self.lattice.decode(cand[None])[0].tolist()))
+
+    def target(self, cand: torch.Tensor, solutions: torch.Tensor) -> torch.Tensor:
+        """state AND solution: (B, N, values) bool; solutions (B, N) long 1-based."""
+        onehot = torch.nn.functional.one_hot(solutions - 1, self.side).bool()
+        return cand & onehot

@@ -1,0 +1,69 @@
+"""Validity-preserving symmetries, as index permutations (for augmentation and
+for running a network under a random view of the same puzzle).
+
+A symmetry maps cell i of the original to cell `cells[i]` of the view and value
+v (1-based) to `values[v - 1]`. Sudoku: band/stack permutations, row/column
+permutations inside them, transpose (square boxes only), value relabelling.
+Mazes: the 8 symmetries of the square (square grids) or the 4 of a rectangle.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .sudoku import box_shape
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    cells: tuple[int, ...]  # original cell -> view cell
+    values: tuple[int, ...]  # original value v -> view value values[v - 1] (identity for mazes)
+
+    def inverse_cells(self) -> list[int]:
+        inv = [0] * len(self.cells)
+        for i, j in enumerate(self.cells):
+            inv[j] = i
+        return inv
+
+
+def _grouped_perm(rng: random.Random, groups: int, size: int) -> list[int]:
+    """A permutation of groups*size lines that moves whole groups and lines within a group."""
+    order = rng.sample(range(groups), groups)
+    return [g * size + i for g in order for i in rng.sample(range(size), size)]
+
+
+def sudoku_symmetry(side: int, rng: random.Random) -> Symmetry:
+    br, bc = box_shape(side)
+    rows = _grouped_perm(rng, side // br, br)  # view row r takes original row rows[r]
+    cols = _grouped_perm(rng, side // bc, bc)
+    transpose = br == bc and rng.random() < 0.5
+    cells = [0] * (side * side)
+    for r in range(side):
+        for c in range(side):
+            orig = rows[r] * side + cols[c]
+            cells[orig] = c * side + r if transpose else r * side + c
+    values = tuple(rng.sample(range(1, side + 1), side))
+    return Symmetry(tuple(cells), values)
+
+
+def maze_symmetry(height: int, width: int, rng: random.Random) -> Symmetry:
+    """One of the dihedral symmetries that keep the grid's shape."""
+    square = height == width
+    k = rng.randrange(8 if square else 4)
+    flip, turns = k >= 4, k % 4
+    cells = [0] * (height * width)
+    for r in range(height):
+        for c in range(width):
+            rr, cc = r, (width - 1 - c) if flip else c
+            if square:
+                for _ in range(turns):  # quarter turns
+                    rr, cc = cc, height - 1 - rr
+            elif turns % 2:  # a rectangle keeps its shape only under the half turn
+                rr, cc = height - 1 - rr, width - 1 - cc
+            cells[r * width + c] = rr * width + cc
+    return Symmetry(tuple(cells), (1, 2))
+
+
+def identity(n_cells: int, n_values: int) -> Symmetry:
+    return Symmetry(tuple(range(n_cells)), tuple(range(1, n_values + 1)))
