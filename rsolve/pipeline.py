@@ -73,26 +73,31 @@ class Pipeline:
         self.config = config
         self._engines: dict[str, object] = {}
 
-    def engine(self, kind: str):
-        if kind not in self._engines:
+    def engine(self, kind: str, name: str):
+        if (kind, name) not in self._engines:
             c = self.config
-            self._engines[kind] = engines.create(c.model, kind, checkpoint=c.checkpoint, device=c.device,
-                                                 seed=c.seed, **c.options)
-        return self._engines[kind]
+            self._engines[(kind, name)] = engines.create(name, kind, checkpoint=c.checkpoint, device=c.device,
+                                                         seed=c.seed, **c.options)
+        return self._engines[(kind, name)]
 
     def run(self, records: list[Record]) -> list[Result]:
         """Results for a batch of records, in the same order."""
         results: list[Result | None] = [None] * len(records)
-        by_kind: dict[str, list[int]] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
         for i, rec in enumerate(records):
             if rec.puzzle is None:
                 results[i] = Result(rec.index, rec.source, rec.kind, "invalid", error=rec.error, extra=rec.extra)
-            else:
-                by_kind.setdefault(rec.puzzle.kind, []).append(i)
-        for kind, idx in by_kind.items():
+                continue
             try:
-                name = engines.resolve_name(self.config.model, kind)
-                engine = self.engine(kind)
+                name = engines.resolve_name(self.config.model, rec.puzzle.kind, rec.puzzle)
+            except engines.EngineError as exc:
+                results[i] = Result(rec.index, rec.source, rec.puzzle.kind, "invalid", rec.puzzle, error=str(exc),
+                                    extra=rec.extra)
+                continue
+            groups.setdefault((rec.puzzle.kind, name), []).append(i)
+        for (kind, name), idx in groups.items():
+            try:
+                engine = self.engine(kind, name)
             except engines.EngineError as exc:
                 for i in idx:
                     rec = records[i]
@@ -148,16 +153,23 @@ def _worker_run(batch: list[Record]) -> list[Result]:
     return _WORKER.run(batch)  # type: ignore[union-attr]
 
 
+def _candidates(config: SolveConfig) -> list[str]:
+    """The engines a configuration may run."""
+    if config.model != "auto":
+        return [config.model]
+    return sorted({n for order in engines.AUTO_ORDER.values() for n in order})
+
+
 def batch_size_for(config: SolveConfig, kind: str | None = None) -> int:
     if config.batch_size:
         return config.batch_size
-    names = [config.model] if config.model != "auto" else list(engines.AUTO_ORDER)
+    names = _candidates(config)
     sizes = [engines.REGISTRY[n].default_batch for n in names if n in engines.REGISTRY]
     return min(sizes) if sizes else 64
 
 
 def parallel_ok(config: SolveConfig) -> bool:
-    names = [config.model] if config.model != "auto" else list(engines.AUTO_ORDER)
+    names = _candidates(config)
     return all(engines.REGISTRY[n].parallel for n in names if n in engines.REGISTRY)
 
 

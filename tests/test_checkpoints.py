@@ -77,4 +77,4 @@ def test_info_command(ckpt):
 def test_installed_search_path(ckpt, monkeypatch):
     monkeypatch.setenv("RSOLVE_CHECKPOINTS", str(ckpt.path.parent))
     assert checkpoints.find_default("ldt", "sudoku") == ckpt.path
-    assert checkpoints.find_default("ldt", "maze") is None
+    assert checkpoints.find_default("trm", "maze") is None

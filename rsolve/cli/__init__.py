@@ -14,7 +14,7 @@ import sys
 
 import typer
 
-from . import data, models, solve
+from . import data, models, solve, train
 
 app = typer.Typer(
     name="rsolve",
@@ -35,6 +35,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 solve.register(app)
 models.register(app)
 data.register(app)
+train.register(app)
 
 
 def main() -> None:

@@ -201,17 +201,23 @@ def eval_command(
     from ..pipeline import SolveConfig
 
     names = [m.strip() for m in model.split(",") if m.strip()]
-    config = dict(checkpoint=checkpoint, device=check_device(device), seed=seed, batch_size=batch_size,
-                  options=parse_options(option))
+    config = dict(checkpoint=checkpoint, device=check_device(device), seed=seed, batch_size=batch_size)
+    options = parse_options(option)
+    per_model = {name: _options_for(name, options) for name in names}
+    unused = set(options) - {k for o in per_model.values() for k in o}
+    if unused:
+        fail(f"no model among {', '.join(names)} takes option {sorted(unused)[0]!r}")
     for name in names:
-        _check_model(SolveConfig(model=name, **config), None)
+        _check_model(SolveConfig(model=name, options=per_model[name], **config), None)
     examples = _load(dataset)[:limit]
 
     def per_puzzle(name, res, match):
         if fmt == "jsonl":
             sys.stdout.write(json.dumps({"model": name, **res.to_dict(), "label_match": match}) + "\n")
 
-    reports = evaluate(examples, names, jobs=jobs, on_result=per_puzzle, **config)
+    # one model at a time, each with the options it declares (so `-m ldt,sat -O chains=4` works)
+    reports = [r for name in names for r in evaluate(examples, [name], jobs=jobs, on_result=per_puzzle,
+                                                     options=per_model[name], **config)]
     if fmt == "jsonl":
         for r in reports:
             sys.stdout.write(json.dumps({"summary": True, **r.to_dict()}) + "\n")
@@ -230,6 +236,22 @@ def eval_command(
         table.add_row(r.model, f"{d['solved_pct']:.2f}", f"{d['wrong_pct']:.2f}", f"{d['abstained_pct']:.2f}",
                       f"{d['unsolvable_pct']:.2f}", f"{d['invalid_pct']:.2f}", lm, f"{r.per_second:.1f}", stats)
     Console(width=max(Console().width, 120)).print(table)
+
+
+def _options_for(name: str, options: dict) -> dict:
+    """The subset of options that model `name` declares (exact engines declare none)."""
+    import importlib
+
+    from .. import engines
+
+    if name == "auto":
+        name = "ldt"
+    try:
+        spec = engines.spec(name)
+    except engines.EngineError as exc:
+        fail(str(exc))
+    allowed = getattr(importlib.import_module(spec.factory.split(":")[0]), "OPTIONS", {})
+    return {k: v for k, v in options.items() if k in allowed}
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,13 @@ def solve_command(
                              "(0: one per core)."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Engine option KEY=VALUE "
                                                "(repeatable)."),
+    propagate: Optional[str] = typer.Option(None, "--propagate", help="LDT: sound rules after each "
+                                            "projection: auto (singles for Sudoku, dead-ends for mazes) | none."),
+    search: Optional[str] = typer.Option(None, "--search", help="LDT: backtrack (default) | restart."),
+    chains: Optional[int] = typer.Option(None, "--chains", min=1, help="LDT: parallel chains per puzzle."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, help="LDT: round budget per puzzle."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                              help="LDT: keep-probability under which a candidate is dropped."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, messages or summary on stderr."),
 ):
     """Solve puzzles and print one verified result per input record.
@@ -66,11 +73,15 @@ def solve_command(
     if kind is not None and kind not in ("sudoku", "maze"):
         fail(f"unknown kind {kind!r} (choose from sudoku, maze)")
     config = SolveConfig(model=model, checkpoint=checkpoint, device=check_device(device), seed=seed,
-                         batch_size=batch_size, check_unique=check_unique, options=parse_options(option))
+                         batch_size=batch_size, check_unique=check_unique,
+                         options={**parse_options(option), **{k: v for k, v in dict(
+                             propagate=propagate, search=search, chains=chains, rounds=rounds,
+                             threshold=threshold).items() if v is not None}})
     _check_model(config, kind)
     jobs = jobs or os.cpu_count() or 1
     counts = dict.fromkeys(("solved", "abstained", "unsolvable", "invalid"), 0)
     writer = Writer(fmt, sys.stdout)
+    repeats: dict = {}
     t0 = time.perf_counter()
     with ExitStack() as stack:
         sources = open_sources(inputs, stack)
@@ -83,13 +94,18 @@ def solve_command(
             counts[res.status] += 1
             writer.write(res)
             if res.status == "invalid" and not quiet:
-                msg = f"rsolve: {res.source}: invalid: {res.error}"
-                progress.console.print(msg, markup=False, highlight=False) if progress else say(msg)
+                repeats[res.error] = repeats.get(res.error, 0) + 1
+                if repeats[res.error] == 1:  # an engine or checkpoint error is said once, not per record
+                    msg = f"rsolve: {res.source}: invalid: {res.error}"
+                    progress.console.print(msg, markup=False, highlight=False) if progress else say(msg)
             if progress:
                 n = sum(counts.values())
                 progress.update(task, completed=n, rate=f"{n / (time.perf_counter() - t0):.0f}/s")
         writer.flush()
     total = sum(counts.values())
+    for error, n in repeats.items():
+        if n > 1:
+            say(f"rsolve: ({n - 1} more records invalid for the same reason: {error})", quiet)
     say(f"rsolve: {total} records: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
         + f" in {time.perf_counter() - t0:.2f} s", quiet)
     if counts["invalid"]:
@@ -111,11 +127,14 @@ def _check_model(config, kind: str | None) -> None:
             if config.checkpoint is not None:
                 if not spec.neural:
                     fail(f"model {config.model!r} is exact and takes no checkpoint")
-                ckpt = validate(config.checkpoint, engine=config.model)
+                ckpt = validate(config.checkpoint, engine=spec.weights or config.model)
                 if kind is not None and ckpt.kind != kind:
                     fail(f"{config.checkpoint}: checkpoint is for {ckpt.kind} puzzles, not {kind}")
+            engines.check_options(config.model, config.options)
         elif config.checkpoint is not None:
             fail("--checkpoint needs --model")
+        elif config.options:
+            engines.check_options("ldt", config.options)
     except (engines.EngineError, CheckpointError) as exc:
         fail(str(exc))
 

@@ -45,6 +45,7 @@ class EngineSpec:
     neural: bool = False  # needs torch and a checkpoint
     parallel: bool = False  # may run in worker processes (pure Python, no torch threads)
     default_batch: int = 64
+    weights: str | None = None  # whose checkpoints it loads, when not its own
 
 
 REGISTRY: dict[str, EngineSpec] = {}
@@ -59,9 +60,18 @@ register(EngineSpec("sat", ("sudoku",), "exact: python-sat (CaDiCaL) with the gi
 register(EngineSpec("bfs", ("maze",), "exact: breadth-first search for a shortest path",
                     "rsolve.engines.exact:BfsEngine", parallel=True))
 
-# Used for `--model auto`: the first registered engine, in this order, that has
-# what it needs (a checkpoint for neural ones) for the puzzle's kind.
-AUTO_ORDER = ("sat", "bfs")
+register(EngineSpec("ldt", ("sudoku", "maze"), "neural lattice projection + sound rules + search; "
+                    "abstains rather than answer wrong", "rsolve.engines.ldt:LDTEngine", neural=True,
+                    default_batch=64))
+register(EngineSpec("sotaku", ("sudoku", "maze"), "baseline: the LDT network re-reading its own guesses "
+                    "(no lattice, no search)", "rsolve.engines.sotaku:SotakuEngine", neural=True,
+                    default_batch=256, weights="ldt"))
+
+# Used for `--model auto` (the default): per kind, the first engine in this order
+# that has what it needs (a checkpoint whose network reads the puzzle's shape).
+# Mazes default to bfs: the shipped CPU-trained LDT maze checkpoint solves too
+# few Maze-Hard mazes to be a default (README, "LDT results"); `-m ldt` runs it.
+AUTO_ORDER = {"sudoku": ("ldt", "sat"), "maze": ("bfs", "ldt")}
 
 
 def spec(name: str) -> EngineSpec:
@@ -74,12 +84,14 @@ def engines_for(kind: str) -> list[str]:
     return [n for n, s in REGISTRY.items() if kind in s.kinds]
 
 
-def resolve_name(name: str, kind: str) -> str:
-    """The engine that `name` means for puzzles of `kind` ('auto' picks one)."""
+def resolve_name(name: str, kind: str, puzzle=None) -> str:
+    """The engine that `name` means for puzzles of `kind` ('auto' picks the first of
+    AUTO_ORDER that can run; a neural engine needs an installed checkpoint whose
+    network reads the puzzle's shape, when a puzzle is given)."""
     if name == "auto":
-        for candidate in AUTO_ORDER:
+        for candidate in AUTO_ORDER.get(kind, ()):
             s = REGISTRY.get(candidate)
-            if s and kind in s.kinds and (not s.neural or _has_default_checkpoint(s.name, kind)):
+            if s and kind in s.kinds and (not s.neural or _has_default_checkpoint(s, kind, puzzle)):
                 return candidate
         raise EngineError(f"no engine available for {kind} puzzles")
     s = spec(name)
@@ -89,10 +101,41 @@ def resolve_name(name: str, kind: str) -> str:
     return name
 
 
-def _has_default_checkpoint(engine: str, kind: str) -> bool:
+def _has_default_checkpoint(s: EngineSpec, kind: str, puzzle=None) -> bool:
     from ..checkpoints import find_default
 
-    return find_default(engine, kind) is not None
+    path = find_default(s.weights or s.name, kind)
+    if path is None or puzzle is None:
+        return path is not None
+    arch = _architecture(str(path))
+    shape = (puzzle.side, puzzle.side) if kind == "sudoku" else (puzzle.height, puzzle.width)
+    return (arch.get("height"), arch.get("width")) == shape
+
+
+_ARCH: dict = {}
+
+
+def _architecture(path: str) -> dict:
+    if path not in _ARCH:
+        from ..checkpoints import validate
+
+        _ARCH[path] = validate(path, verify_hash=False).architecture
+    return _ARCH[path]
+
+
+def check_options(name: str, options: dict) -> None:
+    """Raise EngineError for options engine `name` does not take (before any puzzle runs)."""
+    s = spec(name)
+    module = importlib.import_module(s.factory.split(":")[0])
+    allowed = getattr(module, "OPTIONS", None)
+    given = {k: v for k, v in options.items() if v is not None}
+    if allowed is None:
+        if given:
+            raise EngineError(f"model {name!r} has no option {sorted(given)[0]!r}")
+        return
+    from .neural import check_options as check
+
+    check(name, given, allowed)
 
 
 def create(name: str, kind: str, **options) -> Engine:

@@ -18,6 +18,7 @@ from functools import lru_cache
 import torch
 
 from ..puzzles.sudoku import geometry
+from ..puzzles.symmetry import sudoku_symmetry
 
 
 class SudokuLattice:
@@ -88,37 +89,42 @@ def lattice_for(side: int, device: str = "cpu") -> SudokuLattice:
 
 
 class SudokuDomain:
-    """What the LDT engine and trainer need to know about Sudoku lattices."""
+    """The Sudoku lattice behind the LDT engine and trainer (see rsolve.lattice)."""
 
     kind = "sudoku"
+    permute_values = True  # whether symmetries relabel values
 
     def __init__(self, side: int = 9, device: str | torch.device = "cpu"):
-        self.side, self.device = side, device
+        self.side, self.device = side, torch.device(device)
         self.lattice = SudokuLattice(side, device)
-        self.cells, self.values = side * side, side
+        self.cells, self.values, self.in_channels = side * side, side, side
 
-    def top(self, puzzles) -> tuple[torch.Tensor, torch.Tensor]:
-        """(candidates, given mask) for a list of Sudoku."""
+    def encode(self, puzzles) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(candidates, fixed mask, static channels) for a list of Sudoku."""
         cells = torch.tensor([p.cells for p in puzzles], dtype=torch.long, device=self.device)
-        return self.lattice.top(cells), cells > 0
+        return self.lattice.top(cells), cells > 0, torch.zeros(len(puzzles), self.cells, 0, device=self.device)
 
-    def bits(self, cand: torch.Tensor) -> torch.Tensor:
+    def inputs(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         return cand.float()
 
-    def close(self, cand: torch.Tensor) -> torch.Tensor:
+    def close(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         return self.lattice.close_singles(cand)
 
-    def bottom(self, cand: torch.Tensor) -> torch.Tensor:
+    def bottom(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         return self.lattice.bottom(cand)
 
-    def decided(self, cand: torch.Tensor) -> torch.Tensor:
-        """(B,) every cell is a singleton (the chain has an answer to verify)."""
+    def decided(self, cand: torch.Tensor, static: torch.Tensor | None = None) -> torch.Tensor:
         return (cand.sum(-1) == 1).all(-1)
+
+    def branch_cells(self, cand: torch.Tensor, static: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """Cells a branch may pick, scored: fewest candidates first (MRV), ties at random."""
+        counts = cand.sum(-1).float()
+        score = counts + 0.5 * torch.rand_like(counts)
+        return torch.where(counts > 1, score, torch.full_like(score, float("inf")))
 
     def decode(self, cand: torch.Tensor, puzzle):
         return puzzle.with_cells(tuple(self.lattice.decode(cand[None])[0].tolist()))
 
-    def target(self, cand: torch.Tensor, solutions: torch.Tensor) -> torch.Tensor:
-        """state AND solution: (B, N, values) bool; solutions (B, N) long 1-based."""
-        onehot = torch.nn.functional.one_hot(solutions - 1, self.side).bool()
-        return cand & onehot
+    def symmetry(self, rng) -> tuple[list[int], list[int]]:
+        s = sudoku_symmetry(self.side, rng)
+        return list(s.cells), [v - 1 for v in s.values]

@@ -31,6 +31,8 @@ class LDTConfig:
     ffn_mult: int = 4
     dropout: float = 0.1
     positions: str = "rowcol"  # "rowcol": learned row/column embeddings; "rope2d": 2D rotary
+    box_height: int = 0  # > 0: also a learned embedding per Sudoku box of this shape
+    box_width: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,7 +43,7 @@ PRESETS = {
     ("sudoku", "paper"): dict(dim=128, heads=4, layers=4, loops=16, dropout=0.1),
     ("maze", "paper"): dict(dim=192, heads=4, layers=4, loops=16, dropout=0.1, positions="rope2d"),
     # chosen for samples/s on a 2-core CPU: narrow and shallow, fewer loops per pass
-    ("sudoku", "cpu"): dict(dim=96, heads=4, layers=2, loops=6, dropout=0.0),
+    ("sudoku", "cpu"): dict(dim=96, heads=4, layers=2, loops=6, dropout=0.0, box_height=3, box_width=3),
     ("maze", "cpu"): dict(dim=64, heads=4, layers=2, loops=8, dropout=0.0, positions="rope2d"),
 }
 
@@ -56,6 +58,12 @@ class LDT(nn.Module):
         if cfg.positions == "rowcol":
             self.row = nn.Parameter(torch.randn(cfg.height, d) * 0.02)
             self.col = nn.Parameter(torch.randn(cfg.width, d) * 0.02)
+            if cfg.box_height:
+                # box membership is a third coordinate; handing it over saves the net learning it
+                rows, cols = torch.arange(cfg.height), torch.arange(cfg.width)
+                box = (rows[:, None] // cfg.box_height) * (cfg.width // cfg.box_width) + cols[None, :] // cfg.box_width
+                self.register_buffer("box_index", box.flatten(), persistent=False)
+                self.box = nn.Parameter(torch.randn(int(box.max()) + 1, d) * 0.02)
         else:
             cos, sin = rope_2d(cfg.height, cfg.width, d // cfg.heads)
             self.register_buffer("rope_cos", cos, persistent=False)
@@ -74,6 +82,8 @@ class LDT(nn.Module):
         rope = None
         if cfg.positions == "rowcol":
             pos = (self.row[:, None, :] + self.col[None, :, :]).reshape(-1, cfg.dim)
+            if cfg.box_height:
+                pos = pos + self.box[self.box_index]
             h0 = h0 + pos
         else:
             rope = (self.rope_cos, self.rope_sin)
@@ -98,4 +108,14 @@ def build(kind: str, preset: str = "cpu", **overrides) -> LDT:
         raise ValueError(f"no LDT preset {preset!r} for {kind}; presets: paper, cpu")
     shape = dict(height=9, width=9, in_channels=9, values=9) if kind == "sudoku" else \
         dict(height=30, width=30, in_channels=5, values=2)
-    return LDT(LDTConfig(kind=kind, **{**shape, **PRESETS[(kind, preset)], **overrides}))
+    cfg = {**shape, **PRESETS[(kind, preset)], **overrides}
+    if cfg.get("box_height"):  # boxes follow the grid side (2x2 for 4x4, 2x3 for 6x6, ...)
+        from ..puzzles.sudoku import box_shape
+
+        cfg["box_height"], cfg["box_width"] = box_shape(cfg["height"])
+    return LDT(LDTConfig(kind=kind, **cfg))
+
+
+def from_config(architecture: dict) -> LDT:
+    """The model a checkpoint's config.json describes (unknown keys are an error)."""
+    return LDT(LDTConfig(**architecture))

@@ -1,0 +1,135 @@
+"""The LDT engine, its sotaku baseline and its trainer: soundness whatever the
+network says, published model sizes, a tiny end-to-end train -> solve run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rsolve import api, checkpoints
+from rsolve.engines import EngineError, create
+from rsolve.generate import iter_sudoku
+from rsolve.models import ldt as ldt_model
+from rsolve.models.layers import count_parameters
+from rsolve.puzzles import Sudoku
+from rsolve.puzzles.dataset import Example, write_examples
+from rsolve.train.ldt import LDTTrainConfig
+from rsolve.train.ldt_loop import train
+
+RSOLVE = str(Path(sys.executable).parent / "rsolve")
+TINY = dict(dim=16, heads=2, layers=1, loops=2)
+HARD = "..............3.85..1.2.......5.7.....4...1...9.......5......73..2.1........4...9"  # 17 clues
+
+
+def test_paper_presets_match_published_sizes():
+    sudoku, maze = ldt_model.build("sudoku", "paper"), ldt_model.build("maze", "paper")
+    assert count_parameters(sudoku) == 799_507 and count_parameters(maze) == 1_782_149
+    assert abs(count_parameters(sudoku) / 800e3 - 1) < 0.01 and abs(count_parameters(maze) / 1.8e6 - 1) < 0.02
+    keep, value, conflict = sudoku(torch.zeros(2, 81, 9), loops=3)
+    assert len(keep) == 3 and keep[0].shape == (2, 81, 9) and conflict[0].shape == (2,)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    """A 2-step training run with a tiny network (learns nothing: a near-random net)."""
+    root = tmp_path_factory.mktemp("ldt")
+    data = root / "train.jsonl"
+    write_examples(data, [Example(p, s, r.rating) for p, s, r in iter_sudoku(seed=11, count=24)])
+    cfg = LDTTrainConfig(kind="sudoku", data=str(data), out=str(root / "ckpt"), max_steps=2, batch=8,
+                         val_every=1e9, overrides=TINY, command="test")
+    return Path(train(cfg))
+
+
+def test_training_writes_a_loadable_checkpoint_and_resumes(tiny_ckpt):
+    ckpt = checkpoints.validate(tiny_ckpt, engine="ldt", kind="sudoku")
+    assert ckpt.config["training"]["steps"] == 2 and ckpt.architecture["dim"] == 16
+    card = ckpt.card()
+    assert "Command: `test`" in card and "Wall time" in card and "Machine" in card
+    metrics = (tiny_ckpt.parent / "ckpt.run" / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(metrics[0])["step"] == 1
+    saved = {k: v for k, v in ckpt.config["training"].items() if k not in ("steps", "seconds")}
+    cfg = LDTTrainConfig(**{**saved, "max_steps": 3, "resume": True})
+    assert checkpoints.validate(train(cfg)).config["training"]["steps"] == 3
+
+
+def _liar(engine, keep: float, conflict: float):
+    """Make the engine's network say the same thing about every candidate."""
+    class Liar(torch.nn.Module):
+        cfg = engine.model.cfg
+
+        def forward(self, bits, loops=None):
+            b, n, _ = bits.shape
+            v = self.cfg.values
+            return [torch.full((b, n, v), keep)], [torch.randn(b, n, v)], [torch.full((b,), conflict)]
+    engine.model = Liar()
+    return engine
+
+
+@pytest.mark.parametrize("keep,conflict", [(-20.0, -20.0), (20.0, 20.0), (20.0, -20.0)])
+def test_any_network_output_never_yields_a_wrong_answer(tiny_ckpt, keep, conflict):
+    """Drop-everything, always-conflict and keep-everything networks: the search still
+    ends with the right answer (relaxed search) or abstains, never a wrong grid."""
+    engine = _liar(create("ldt", "sudoku", checkpoint=str(tiny_ckpt), rounds=300), keep, conflict)
+    puzzles = [p for p, _, _ in iter_sudoku(seed=8, count=3)] + [Sudoku.from_string(HARD)]
+    for p, attempt in zip(puzzles, engine.solve_batch(puzzles)):
+        assert attempt.status in ("found", "abstained")
+        if attempt.status == "found":
+            assert api.verify(p, attempt.solution).accepted
+
+
+def test_unsolvable_is_proven_only_by_sound_reasoning(tiny_ckpt, shared_data):
+    lines = (shared_data / "sudoku/tdoku-test/test_puzzles").read_text().splitlines()
+    cases = [line.split(":") for line in lines if line.strip()]
+    none = [Sudoku.from_string(c[0]) for c in cases if c[1] == "0"][:3]
+    some = [Sudoku.from_string(c[0]) for c in cases if c[1] != "0"][:6]
+    engine = create("ldt", "sudoku", checkpoint=str(tiny_ckpt), rounds=3000)
+    for a in engine.solve_batch(none):
+        assert a.status in ("unsolvable", "abstained") and a.solution is None
+    for p, a in zip(some, engine.solve_batch(some)):
+        assert a.status in ("found", "abstained")
+        if a.solution is not None:
+            assert api.verify(p, a.solution).accepted
+
+
+def test_stats_and_other_shapes(tiny_ckpt):
+    results = api.solve(["." * 16, HARD], model="ldt", checkpoint=str(tiny_ckpt), options={"rounds": 2000})
+    assert [r.status for r in results] == ["solved", "solved"] and all(r.verified for r in results)
+    four, nine = results[0].stats, results[1].stats
+    assert four["network"] is False and four["passes"] == 0  # no 4x4 network: sound search only
+    assert nine["network"] is True and nine["passes"] >= nine["rounds"] >= 1
+    for key in ("branches", "backtracks", "restarts", "eliminated_by_network", "eliminated_by_rules", "chains"):
+        assert key in nine
+
+
+def test_restart_search_and_no_propagation_stay_sound(tiny_ckpt):
+    puzzles = [p for p, _, _ in iter_sudoku(seed=9, count=4)]
+    for opts in ({"search": "restart", "rounds": 50}, {"propagate": "none", "rounds": 50}):
+        for p, r in zip(puzzles, api.solve(puzzles, model="ldt", checkpoint=str(tiny_ckpt), options=opts)):
+            assert r.status in ("solved", "abstained")
+            assert r.status != "solved" or api.verify(p, r.solution).accepted
+
+
+def test_sotaku_answers_are_verified_or_abstained(tiny_ckpt):
+    puzzles = [p for p, _, _ in iter_sudoku(seed=10, count=6)]
+    for r in api.solve(puzzles, model="sotaku", checkpoint=str(tiny_ckpt)):
+        assert r.status in ("solved", "abstained")
+        assert r.status == "solved" or "rejected_by_verifier" in r.stats
+
+
+def test_bad_options_and_checkpoints_are_one_line_errors(tiny_ckpt, tmp_path):
+    with pytest.raises(EngineError, match="no option 'bogus'"):
+        create("ldt", "sudoku", checkpoint=str(tiny_ckpt), bogus=1)
+    with pytest.raises(EngineError, match="not a rule for sudoku"):
+        create("ldt", "sudoku", checkpoint=str(tiny_ckpt), propagate="dead-ends")
+    with pytest.raises(EngineError, match="not maze"):
+        create("ldt", "maze", checkpoint=str(tiny_ckpt))
+    bad = tmp_path / "bad"
+    subprocess.run(["cp", "-r", str(tiny_ckpt), str(bad)], check=True)
+    w = bad / checkpoints.WEIGHTS
+    w.write_bytes(w.read_bytes()[:-8])  # truncated
+    p = subprocess.run([RSOLVE, "solve", "-m", "ldt", "-c", str(bad), "-"], input=HARD + "\n",
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
