@@ -110,3 +110,16 @@ def test_maze_decode_gives_a_verifiable_answer():
     state[on, FREE] = False  # force the path: the chain from S now reaches G
     assert d.decided(state[None], static)[0]
     assert d.decode(state, maze) == solution and check(maze, d.decode(state, maze)).accepted
+
+
+def test_maze_target_refuses_overlong_chains():
+    """A forced chain longer than the shortest distance (even with G cut off) is inconsistent."""
+    maze, solution = next(iter_maze(seed=6, count=1, height=10, width=10, min_path=8))
+    d = domain_for("maze", height=10, width=10)
+    cand, _, _ = d.encode([maze])
+    state = cand[0].numpy().copy()
+    first = next(j for j in maze.neighbours(maze.start) if j in solution.path_cells())
+    state[first, FREE] = False  # a chain of one step from S
+    for j in maze.neighbours(maze.goal):
+        state[j, PATH] = False  # G cut off: BFS distance -1
+    assert maze_target(state, maze.start, maze.goal, 0, 10, 10) == (None, False)

@@ -21,7 +21,7 @@ from rsolve.train.ldt_loop import train
 
 RSOLVE = str(Path(sys.executable).parent / "rsolve")
 TINY = dict(dim=16, heads=2, layers=1, loops=2)
-HARD = "..............3.85..1.2.......5.7.....4...1...9.......5......73..2.1........4...9"  # 17 clues
+HARD = "8..........36......7..9.2...5...7.......457.....1...3...1....68..85...1..9....4.."  # needs search
 
 
 def test_paper_presets_match_published_sizes():
@@ -133,3 +133,24 @@ def test_bad_options_and_checkpoints_are_one_line_errors(tiny_ckpt, tmp_path):
     p = subprocess.run([RSOLVE, "solve", "-m", "ldt", "-c", str(bad), "-"], input=HARD + "\n",
                        capture_output=True, text=True)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_train_command_end_to_end(tmp_path):
+    data = tmp_path / "d.jsonl"
+    write_examples(data, [Example(p, s, r.rating) for p, s, r in iter_sudoku(seed=12, count=12)])
+    out = tmp_path / "ck"
+    args = [RSOLVE, "train", "sudoku", "--data", str(data), "--out", str(out), "--steps", "2", "-b", "8",
+            "--arch", "dim=16", "--arch", "heads=2", "--arch", "layers=1", "--arch", "loops=1"]
+    p = subprocess.run(args, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "" and "checkpoint written" in p.stderr
+    info = subprocess.run([RSOLVE, "info", str(out)], capture_output=True, text=True)
+    assert info.returncode == 0 and "rsolve train sudoku" in info.stdout
+    solved = subprocess.run([RSOLVE, "solve", "-m", "ldt", "-c", str(out), "-f", "jsonl", "-"],
+                            input=HARD + "\n", capture_output=True, text=True)
+    assert solved.returncode in (0, 1) and json.loads(solved.stdout)["status"] in ("solved", "abstained")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind": "sudoku", "puzzle": "123"}\n')
+    p = subprocess.run([RSOLVE, "train", "sudoku", "--data", str(bad), "--out", str(tmp_path / "x")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1

@@ -105,6 +105,10 @@ class LDTEngine:
         for p in domain.bottom(root, static).nonzero().flatten().tolist():
             results[p] = Attempt(None, "unsolvable", stats[p], reason="the puzzle's constraints reach a "
                                  "contradiction under sound propagation (no solution)")
+        for p in (domain.decided(root, static) & ~domain.bottom(root, static)).nonzero().flatten().tolist():
+            answer = domain.decode(root[p], puzzles[p])  # the sound rules alone solved it: no network pass
+            if verify.check(puzzles[p], answer).accepted:
+                results[p] = Attempt(answer, "found", {**stats[p], "winner": 0})
         owner = torch.arange(n, device=top.device).repeat_interleave(k)
         cand, relaxed = root[owner].clone(), torch.full((n * k,), pool is None, device=top.device)
         stacks: list[list] = [[] for _ in range(n * k)]

@@ -195,7 +195,7 @@ def maze_target(cand: np.ndarray, start: int, goal: int, distance: int, height: 
     d1 = _bfs(allowed, end, height, width)
     d2 = _bfs(allowed, goal, height, width)
     rest = distance - steps
-    if d1[goal] != rest:
+    if rest < 0 or d1[goal] != rest:  # the chain is already too long, or G is cut off
         return None, False
     on = (d1 >= 0) & (d2 >= 0) & (d1 + d2 == rest)
     others = forced.copy()

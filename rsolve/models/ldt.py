@@ -33,6 +33,7 @@ class LDTConfig:
     positions: str = "rowcol"  # "rowcol": learned row/column embeddings; "rope2d": 2D rotary
     box_height: int = 0  # > 0: also a learned embedding per Sudoku box of this shape
     box_width: int = 0
+    attention: str = "full"  # "peers": a cell attends only to cells sharing its row, column or box (and CLS)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,7 +44,8 @@ PRESETS = {
     ("sudoku", "paper"): dict(dim=128, heads=4, layers=4, loops=16, dropout=0.1),
     ("maze", "paper"): dict(dim=192, heads=4, layers=4, loops=16, dropout=0.1, positions="rope2d"),
     # chosen for samples/s on a 2-core CPU: narrow and shallow, fewer loops per pass
-    ("sudoku", "cpu"): dict(dim=96, heads=4, layers=2, loops=6, dropout=0.0, box_height=3, box_width=3),
+    ("sudoku", "cpu"): dict(dim=96, heads=4, layers=2, loops=6, dropout=0.0, box_height=3, box_width=3,
+                            attention="peers"),
     ("maze", "cpu"): dict(dim=64, heads=4, layers=2, loops=8, dropout=0.0, positions="rope2d"),
 }
 
@@ -64,6 +66,16 @@ class LDT(nn.Module):
                 box = (rows[:, None] // cfg.box_height) * (cfg.width // cfg.box_width) + cols[None, :] // cfg.box_width
                 self.register_buffer("box_index", box.flatten(), persistent=False)
                 self.box = nn.Parameter(torch.randn(int(box.max()) + 1, d) * 0.02)
+        if cfg.attention == "peers":
+            # Sudoku constraints only link peers; masking the rest hands the net the constraint graph
+            rows, cols = torch.arange(cfg.height), torch.arange(cfg.width)
+            r, c = rows.repeat_interleave(cfg.width), cols.repeat(cfg.height)
+            bh, bw = cfg.box_height or 1, cfg.box_width or 1
+            box = (r // bh) * (cfg.width // bw) + c // bw
+            peers = (r[:, None] == r[None]) | (c[:, None] == c[None]) | (box[:, None] == box[None])
+            allowed = torch.ones(len(r) + 1, len(r) + 1, dtype=torch.bool)
+            allowed[1:, 1:] = peers
+            self.register_buffer("attn_mask", allowed, persistent=False)
         else:
             cos, sin = rope_2d(cfg.height, cfg.width, d // cfg.heads)
             self.register_buffer("rope_cos", cos, persistent=False)
@@ -93,7 +105,7 @@ class LDT(nn.Module):
         for _ in range(loops or cfg.loops):
             x = h + h0
             for block in self.blocks:
-                x = block(x, rope)
+                x = block(x, rope, getattr(self, "attn_mask", None))
             h = self.loop_norm(h + x)
             cells = h[:, 1:]
             keep.append(self.keep_head(cells))

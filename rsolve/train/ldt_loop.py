@@ -78,12 +78,13 @@ def train(cfg: LDTTrainConfig) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     run = Path(cfg.out).with_name(Path(cfg.out).name + ".run")
     state_path = run / "state.pt"
-    step, elapsed = 0, 0.0
+    step, elapsed, commands = 0, 0.0, [cfg.command]
     if cfg.resume and state_path.exists():
         state = load_state(state_path)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
+        commands = [c for c in state.get("commands", "").split("\n") if c] + [cfg.command]
         print(f"resuming at step {step} ({format_duration(elapsed)} done)", file=sys.stderr)
     log = RunLog(run)
     budget, n_pool = cfg.minutes * 60, int(cfg.batch * cfg.pool_fraction)
@@ -123,10 +124,11 @@ def train(cfg: LDTTrainConfig) -> Path:
                  "samples_per_s": round(seen / max(1e-9, time.monotonic() - session), 2)})
         if elapsed - last_val >= cfg.val_every * 60:
             last_val = elapsed
-            _save(cfg, model, opt, step, elapsed, state_path, log, val_batch, domain, threshold, train_ex, val_ex)
+            _save(cfg, model, opt, step, elapsed, state_path, log, val_batch, domain, threshold, train_ex, val_ex,
+                  commands=commands)
     elapsed = time.monotonic() - start
     path = _save(cfg, model, opt, step, elapsed, state_path, log, val_batch, domain, threshold, train_ex, val_ex,
-                 final=True)
+                 final=True, commands=commands)
     log.close()
     return path
 
@@ -143,19 +145,20 @@ def validate(cfg, model, domain, batch, threshold) -> dict:
 
 
 def _save(cfg, model, opt, step, elapsed, state_path, log, val_batch, domain, threshold, train_ex, val_ex,
-          final=False):
+          final=False, commands=()):
     metrics = validate(cfg, model, domain, val_batch, threshold)
     log.log({"step": step, "minutes": round(elapsed / 60, 2), **metrics}, force=True)
     save_state(state_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "step": step, "elapsed": elapsed})
-    card = _card(cfg, step, elapsed, metrics, len(train_ex), len(val_ex), count_parameters(model), threshold, final)
+                            "step": step, "elapsed": elapsed, "commands": "\n".join(commands)})
+    card = _card(cfg, step, elapsed, metrics, len(train_ex), len(val_ex), count_parameters(model), threshold, final,
+                 commands)
     training = {**asdict(cfg), "steps": step, "seconds": round(elapsed)}
     return checkpoints.save(cfg.out, model.state_dict(), engine="ldt", kind=cfg.kind,
                             architecture=model.cfg.to_dict(), card=card,
                             extra={"training": training, "threshold": threshold}).path
 
 
-def _card(cfg, step, elapsed, metrics, n_train, n_val, params, threshold, final) -> str:
+def _card(cfg, step, elapsed, metrics, n_train, n_val, params, threshold, final, commands=()) -> str:
     data = f"`{cfg.data}` (sha256 {dataset_hash(cfg.data)[:16]})"
     split = (f"validation set `{cfg.val_data}` ({n_val} examples)" if cfg.val_data else
              f"{n_train} examples trained, {n_val} held back for validation "
@@ -163,7 +166,8 @@ def _card(cfg, step, elapsed, metrics, n_train, n_val, params, threshold, final)
     lines = [f"# LDT {cfg.kind} checkpoint ({cfg.preset} preset)", ""]
     if not final:
         lines += ["**Intermediate checkpoint: training was still running.**", ""]
-    lines += [f"- Command: `{cfg.command}`" if cfg.command else "- Command: (Python API)",
+    runs = [c for c in commands if c] or [cfg.command or "(Python API)"]
+    lines += ["- Command: " + " then, resumed: ".join(f"`{c}`" for c in runs),
               f"- Data: {data}; {split}",
               f"- Model: {params:,} parameters; {step} steps x batch {cfg.batch}",
               f"- Wall time: {format_duration(elapsed)}",
