@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The LDT engine's published figures (README "LDT results"), measured with `rsolve eval`.
 # Usage: bench/ldt_eval.sh [sudoku|sudoku-none|maze|all] [LIMIT]
-#   sudoku       default settings on forum_hardest_1106 and magictour_top1465, with `sat` in the same run
+#   sudoku       default settings on forum_hardest_1106 and magictour_top1465, with sotaku and sat in the same run
 #   sudoku-none  the same sets with --propagate none (the network alone deducing), optional LIMIT
 #   maze         the Maze-Hard validation split (the 100 mazes held back from training), with `bfs`
 # Needs ../shared/data. Tables go to stdout; per-puzzle JSONL to runs/eval/.
@@ -32,8 +32,8 @@ PY
 }
 
 if [[ $what == sudoku || $what == all ]]; then
-  run forum-default "$f6" -m ldt,sat
-  run magictour-default "$f3" -m ldt,sat
+  run forum-default "$f6" -m ldt,sotaku,sat
+  run magictour-default "$f3" -m ldt,sotaku,sat
 fi
 if [[ $what == sudoku-none || $what == all ]]; then
   run forum-none "$f6" -m ldt -O propagate=none "${lim[@]}"
@@ -45,5 +45,5 @@ if [[ $what == maze || $what == all ]]; then
     rsolve data import "$data/maze/maze-hard-30x30/train" "$here/runs/data/maze-all.jsonl"
     rsolve data split "$here/runs/data/maze-all.jsonl" --val 0.1 --seed 0
   fi
-  run maze-val "$val" -m ldt,bfs "${lim[@]}"
+  run maze-val "$val" -m ldt,sotaku,bfs "${lim[@]}"
 fi

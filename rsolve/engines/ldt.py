@@ -32,16 +32,18 @@ OPTIONS = {
     "propagate": ("auto", "none", "singles", "dead-ends"),  # auto: the kind's sound rules
     "search": ("backtrack", "restart"),
     "chains": 2,  # parallel chains per puzzle, each under its own random symmetries
-    "rounds": 400,  # round budget per puzzle
+    "rounds": 0,  # round budget per puzzle (0: the kind's default)
     "threshold": 0.1,  # projection threshold (default: the checkpoint's)
     "temperature": 1.0,  # value sampling temperature at branches
     "conflict": 0.6,  # conflict-head probability that counts as a contradiction
     "loops": 0,  # network loops per pass (0: the checkpoint's)
     "walk": 0,  # branches per round on one network pass (0: the kind's default)
+    "branch": ("always", "stuck"),  # branch after every pass, or only when a pass removed nothing
 }
 # Mazes walk several steps of the path from S on one pass (a branch per step,
 # each undoable); Sudoku re-reads the network after every branch.
 WALK = {"sudoku": 1, "maze": 16}
+ROUNDS = {"sudoku": 400, "maze": 32}
 RULES = {"sudoku": "singles", "maze": "dead-ends"}
 
 
@@ -57,8 +59,9 @@ class LDTEngine:
         elif self.opt["propagate"] not in ("none", RULES[kind]):
             raise EngineError(f"--propagate {self.opt['propagate']} is not a rule for {kind} puzzles; "
                               f"use none or {RULES[kind]}")
-        if self.opt["chains"] < 1 or self.opt["rounds"] < 1:
-            raise EngineError("--chains and --rounds must be at least 1")
+        if self.opt["chains"] < 1:
+            raise EngineError("--chains must be at least 1")
+        self.opt["rounds"] = self.opt["rounds"] or ROUNDS[kind]
         self.kind, self.device = kind, device_for(device)
         self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)
         if user_threshold is None:
@@ -160,6 +163,8 @@ class LDTEngine:
                         closed[j], bad[j], recovered[j] = cand[row], False, True
                 # a walk goes on from undone states; a one-branch round leaves them to the next pass
                 keep_on = ~done[owner[rows[live]]] & (~recovered[live] if steps == 1 else True)
+                if step == 0 and o["branch"] == "stuck":  # still deducing: another pass before guessing
+                    keep_on &= ((dropped + by_rules)[live] == 0) | relaxed[rows[live]]
                 live = live[keep_on]
                 if not len(live):
                     break
