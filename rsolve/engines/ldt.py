@@ -31,7 +31,7 @@ from .neural import check_options, device_for, load_model
 OPTIONS = {
     "propagate": ("auto", "none", "singles", "dead-ends"),  # auto: the kind's sound rules
     "search": ("backtrack", "restart"),
-    "chains": 2,  # parallel chains per puzzle, each under its own random symmetries
+    "chains": 0,  # parallel chains per puzzle, each under its own random symmetries (0: the kind's default)
     "rounds": 0,  # round budget per puzzle (0: the kind's default)
     "threshold": 0.1,  # projection threshold (default: the checkpoint's)
     "temperature": 1.0,  # value sampling temperature at branches
@@ -44,6 +44,7 @@ OPTIONS = {
 # each undoable); Sudoku re-reads the network after every branch.
 WALK = {"sudoku": 1, "maze": 16}
 ROUNDS = {"sudoku": 400, "maze": 32}
+CHAINS = {"sudoku": 2, "maze": 1}  # chosen on validation sets (README, "LDT results")
 RULES = {"sudoku": "singles", "maze": "dead-ends"}
 
 
@@ -59,8 +60,7 @@ class LDTEngine:
         elif self.opt["propagate"] not in ("none", RULES[kind]):
             raise EngineError(f"--propagate {self.opt['propagate']} is not a rule for {kind} puzzles; "
                               f"use none or {RULES[kind]}")
-        if self.opt["chains"] < 1:
-            raise EngineError("--chains must be at least 1")
+        self.opt["chains"] = self.opt["chains"] or CHAINS[kind]
         self.opt["rounds"] = self.opt["rounds"] or ROUNDS[kind]
         self.kind, self.device = kind, device_for(device)
         self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)

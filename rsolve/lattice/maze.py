@@ -65,13 +65,18 @@ class MazeDomain:
     def close(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         ends = static[..., START_CH].bool() | static[..., GOAL_CH].bool()
         for _ in range(self.cells):
-            path = cand[..., PATH]
-            dead = path & ~ends & (self._path_neighbours(path) < 2)
-            dead |= self._chords(cand, static)
-            if not dead.any():
-                break
+            for _ in range(self.cells):  # dead ends first: cheap tensor steps
+                path = cand[..., PATH]
+                dead = path & ~ends & (self._path_neighbours(path) < 2)
+                if not dead.any():
+                    break
+                cand = cand.clone()
+                cand[..., PATH] &= ~dead
+            chords = self._chords(cand, static)  # then the chain walk, once per sweep
+            if not chords.any():
+                return cand
             cand = cand.clone()
-            cand[..., PATH] &= ~dead
+            cand[..., PATH] &= ~chords
         return cand
 
     def _chords(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
