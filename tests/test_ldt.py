@@ -55,6 +55,25 @@ def test_training_writes_a_loadable_checkpoint_and_resumes(tiny_ckpt):
     assert checkpoints.validate(train(cfg)).config["training"]["steps"] == 3
 
 
+def test_warm_start_keeps_the_weights_and_the_history(tiny_ckpt):
+    from rsolve.models import ldt as ldt_model
+
+    ckpt = checkpoints.validate(tiny_ckpt)
+    saved = {k: v for k, v in ckpt.config["training"].items() if k not in ("steps", "seconds")}
+    out = tiny_ckpt.parent / "warm"
+    cfg = LDTTrainConfig(**{**saved, "out": str(out), "max_steps": 1, "init": str(tiny_ckpt), "command": "again",
+                            "lr": 0.0})
+    warm = checkpoints.validate(train(cfg))
+    assert warm.architecture == ckpt.architecture
+    before, after = (checkpoints.load_state_dict(c) for c in (ckpt, warm))
+    assert all(torch.equal(before[k], after[k]) for k in before)  # lr 0: the weights came through unchanged
+    assert warm.config["history"]["commands"] == ckpt.config["history"]["commands"] + ["again"]
+    assert "`test` then `again`" in warm.card() and "the --init checkpoint" in warm.card()
+    assert ldt_model.from_config(warm.architecture) is not None
+    with pytest.raises(ValueError, match="--init: .*not a checkpoint folder"):
+        train(LDTTrainConfig(**{**saved, "out": str(out), "init": str(tiny_ckpt.parent / "nowhere")}))
+
+
 def _liar(engine, keep: float, conflict: float):
     """Make the engine's network say the same thing about every candidate."""
     class Liar(torch.nn.Module):

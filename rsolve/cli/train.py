@@ -18,12 +18,14 @@ TRAINERS = {"ldt": "rsolve.train.ldt_loop:train"}
 
 def _run(kind: str, model: str, data: str, out: Optional[str], val_data: Optional[str], val_fraction: float,
          preset: str, minutes: float, steps: int, batch: int, lr: float, seed: int, device: str, threads: int,
-         resume: bool, arch: list[str] | None) -> None:
+         resume: bool, arch: list[str] | None, init: Optional[str] = None) -> None:
     if model not in TRAINERS:
         fail(f"no trainer for model {model!r}; trainable: {', '.join(TRAINERS)}")
     for path in (data, val_data):
         if path and not Path(path).exists():
             fail(f"{path}: no such dataset")
+    if init and Path(init).resolve() == Path(out or f"runs/{model}-{kind}").resolve():
+        fail("--init and --out name the same folder; write the new checkpoint elsewhere")
     check_device(device)
     import importlib
 
@@ -34,7 +36,7 @@ def _run(kind: str, model: str, data: str, out: Optional[str], val_data: Optiona
     train = getattr(importlib.import_module(module), attr)
     cfg = LDTTrainConfig(kind=kind, data=data, out=out or f"runs/{model}-{kind}", val_data=val_data,
                          val_fraction=val_fraction, preset=preset, minutes=minutes, max_steps=steps,
-                         batch=batch, lr=lr, seed=seed, device=device, threads=threads, resume=resume,
+                         batch=batch, lr=lr, seed=seed, device=device, threads=threads, resume=resume, init=init,
                          command="rsolve " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                          overrides=parse_options(arch))
     try:
@@ -61,9 +63,10 @@ def _command(kind: str):
         threads: int = typer.Option(0, "--threads", help="Torch CPU threads (0: torch's default)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT.run where it stopped."),
         arch: Optional[list[str]] = typer.Option(None, "--arch", help="Architecture override KEY=VALUE (repeatable)."),
+        init: Optional[str] = typer.Option(None, "--init", help="Warm start from this checkpoint folder's weights."),
     ):
         _run(kind, model, data, out, val_data, val_fraction, preset, minutes, steps, batch, lr, seed, device,
-             threads, resume, arch)
+             threads, resume, arch, init)
 
     command.__doc__ = f"Train a {kind} model; progress on stderr, metrics in OUT.run/metrics.jsonl."
     return command

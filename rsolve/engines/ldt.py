@@ -12,9 +12,10 @@ sampled from the value head.
 Search: `restart` sends a contradicting chain back to the puzzle (the paper);
 `backtrack` keeps a stack and undoes the last branch, trying the value's
 complement. The network's eliminations are not proofs, so a backtracking chain
-whose stack runs dry searches again with projection switched off ("relaxed"):
-that search uses only sound rules and exhaustive branching, so when it runs dry
-as well the puzzle is proven unsolvable. Puzzles with no network for their
+whose stack runs dry starts again from the puzzle with a ten times stricter
+threshold (and conflict head), `ladder` times, and then with projection
+switched off ("relaxed"): that search uses only sound rules and exhaustive
+branching, so when it runs dry as well the puzzle is proven unsolvable. Puzzles with no network for their
 shape (e.g. 16x16 Sudoku with a 9x9 checkpoint) run the relaxed search directly.
 """
 
@@ -39,11 +40,12 @@ OPTIONS = {
     "loops": 0,  # network loops per pass (0: the checkpoint's)
     "walk": 0,  # branches per round on one network pass (0: the kind's default)
     "branch": ("always", "stuck"),  # branch after every pass, or only when a pass removed nothing
+    "ladder": 2,  # stricter retries (threshold and conflict odds x0.1 each) before the relaxed search
 }
 # Mazes walk several steps of the path from S on one pass (a branch per step,
 # each undoable); Sudoku re-reads the network after every branch.
 WALK = {"sudoku": 1, "maze": 16}
-ROUNDS = {"sudoku": 400, "maze": 32}
+ROUNDS = {"sudoku": 1000, "maze": 32}
 CHAINS = {"sudoku": 2, "maze": 1}  # chosen on validation sets (README, "LDT results")
 RULES = {"sudoku": "singles", "maze": "dead-ends"}
 
@@ -97,8 +99,8 @@ class LDTEngine:
         o, k, n = self.opt, self.opt["chains"], len(puzzles)
         rules = o["propagate"] != "none"
         close = domain.close if rules else (lambda c, s: c)
-        stats = [{"rounds": 0, "passes": 0, "branches": 0, "restarts": 0, "backtracks": 0, "relaxed": 0,
-                  "eliminated_by_network": 0, "eliminated_by_rules": 0, "chains": k,
+        stats = [{"rounds": 0, "passes": 0, "branches": 0, "restarts": 0, "backtracks": 0, "stricter": 0,
+                  "relaxed": 0, "eliminated_by_network": 0, "eliminated_by_rules": 0, "chains": k,
                   "network": pool is not None} for _ in range(n)]
         top, fixed, static = domain.encode(puzzles)
         root = close(top, static)
@@ -113,7 +115,8 @@ class LDTEngine:
             if verify.check(puzzles[p], answer).accepted:
                 results[p] = Attempt(answer, "found", {**stats[p], "winner": 0})
         owner = torch.arange(n, device=top.device).repeat_interleave(k)
-        cand, relaxed = root[owner].clone(), torch.full((n * k,), pool is None, device=top.device)
+        cand = root[owner].clone()
+        level = torch.full((n * k,), o["ladder"] + 1 if pool is None else 0, device=top.device)
         stacks: list[list] = [[] for _ in range(n * k)]
         done = torch.tensor([r is not None for r in results], device=top.device)
         for _ in range(o["rounds"]):
@@ -122,14 +125,15 @@ class LDTEngine:
                 break
             for p in owner[rows].unique().tolist():
                 stats[p]["rounds"] += 1
-            sub, st, fx, rel = cand[rows], static[owner[rows]], fixed[owner[rows]], relaxed[rows]
+            sub, st, fx = cand[rows], static[owner[rows]], fixed[owner[rows]]
+            rel, strict = level[rows] > o["ladder"], 10.0 ** -level[rows].clamp(max=o["ladder"]).float()
             if pool is not None:
                 keep, value, conflict = run_network(self.model, domain, pool, sub, st, o["loops"] or None, self.gen)
                 for p in owner[rows].tolist():
                     stats[p]["passes"] += 1
-                projected, dropped = project(sub, fx, keep, o["threshold"])
+                projected, dropped = project(sub, fx, keep, o["threshold"] * strict)
                 projected = torch.where(rel[:, None, None], sub, projected)
-                fired = (torch.sigmoid(conflict) > o["conflict"]) & ~rel
+                fired = (torch.sigmoid(conflict) > 1 - (1 - o["conflict"]) * strict) & ~rel
                 dropped = torch.where(rel, 0, dropped)
             else:
                 value = torch.zeros(sub.shape, device=sub.device)
@@ -158,13 +162,13 @@ class LDTEngine:
                 for j in live[bad[live]].tolist():  # a contradiction: restart or undo a branch
                     row, p = int(rows[j]), int(owner[rows[j]])
                     if not done[p]:
-                        self._recover(domain, close, row, p, cand, relaxed, stacks, root, static, stats, results,
+                        self._recover(domain, close, row, p, cand, level, stacks, root, static, stats, results,
                                       done)
                         closed[j], bad[j], recovered[j] = cand[row], False, True
                 # a walk goes on from undone states; a one-branch round leaves them to the next pass
                 keep_on = ~done[owner[rows[live]]] & (~recovered[live] if steps == 1 else True)
                 if step == 0 and o["branch"] == "stuck":  # still deducing: another pass before guessing
-                    keep_on &= ((dropped + by_rules)[live] == 0) | relaxed[rows[live]]
+                    keep_on &= ((dropped + by_rules)[live] == 0) | rel[live]
                 live = live[keep_on]
                 if not len(live):
                     break
@@ -182,7 +186,7 @@ class LDTEngine:
                                      reason=f"no verified answer within {o['rounds']} rounds")
         return results  # type: ignore[return-value]
 
-    def _recover(self, domain, close, row, p, cand, relaxed, stacks, root, static, stats, results, done):
+    def _recover(self, domain, close, row, p, cand, level, stacks, root, static, stats, results, done):
         """A chain hit a contradiction: restart it, or backtrack to the last branch's complement."""
         if self.opt["search"] == "restart":
             stats[p]["restarts"] += 1
@@ -198,11 +202,11 @@ class LDTEngine:
             if not domain.bottom(state, static[p:p + 1])[0]:
                 cand[row] = state[0]
                 return
-        if relaxed[row]:  # exhaustive search with sound rules only: there is no solution
+        if level[row] > self.opt["ladder"]:  # exhaustive search with sound rules only: there is no solution
             results[p] = Attempt(None, "unsolvable", stats[p],
                                  reason="exhaustive search with sound rules found no solution")
             done[p] = True
             return
-        relaxed[row] = True
-        stats[p]["relaxed"] += 1
+        level[row] += 1
+        stats[p]["relaxed" if level[row] > self.opt["ladder"] else "stricter"] += 1
         cand[row] = root[p]

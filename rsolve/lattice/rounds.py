@@ -61,10 +61,15 @@ def run_network(model, domain, pool: SymmetryPool, cand, static, loops=None, gen
     return back if all_loops else back[0]
 
 
-def project(cand, fixed, keep_logits, threshold: float):
+def project(cand, fixed, keep_logits, threshold):
     """Eliminate alive, non-fixed candidates whose keep probability is under the
-    threshold (never revives). Returns (new state, eliminations per row)."""
-    drop = (keep_logits < _logit(threshold)) & ~fixed[..., None] & cand
+    threshold (a float, or a tensor with one per row; never revives). Returns
+    (new state, eliminations per row)."""
+    if torch.is_tensor(threshold):
+        cut = torch.logit(threshold.clamp(1e-6, 1 - 1e-6)).to(keep_logits.dtype)[:, None, None]
+    else:
+        cut = _logit(threshold)
+    drop = (keep_logits < cut) & ~fixed[..., None] & cand
     return cand & ~drop, drop.flatten(1).sum(-1)
 
 

@@ -49,6 +49,7 @@ class LDTTrainConfig:
     threads: int = 0
     val_every: float = 10.0  # minutes
     resume: bool = False
+    init: str | None = None  # warm start from this checkpoint folder's weights (and architecture)
     command: str = ""
     overrides: dict = field(default_factory=dict)  # architecture overrides
 

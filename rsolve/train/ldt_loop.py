@@ -69,7 +69,7 @@ def train(cfg: LDTTrainConfig) -> Path:
         train_ex, val_ex = split_examples(examples, cfg.val_fraction, cfg.seed)
     domain_shape, arch_shape = _shape(cfg.kind, train_ex[0].puzzle)
     domain = domain_for(cfg.kind, "cpu", **domain_shape)
-    model = ldt_model.build(cfg.kind, cfg.preset, **{**arch_shape, **cfg.overrides})
+    model, prior = _initial_model(cfg, arch_shape)
     threshold = cfg.threshold if cfg.threshold is not None else (0.1 if cfg.kind == "sudoku" else 0.5)
     syms = SymmetryPool(domain, 512, cfg.seed)
     samples = Samples(cfg.kind, train_ex, domain, syms, rng, cfg.closure)
@@ -78,13 +78,14 @@ def train(cfg: LDTTrainConfig) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     run = Path(cfg.out).with_name(Path(cfg.out).name + ".run")
     state_path = run / "state.pt"
-    step, elapsed, commands = 0, 0.0, [cfg.command]
+    step, elapsed, commands = 0, 0.0, prior["commands"] + [cfg.command]
     if cfg.resume and state_path.exists():
         state = load_state(state_path)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
         commands = [c for c in state.get("commands", "").split("\n") if c] + [cfg.command]
+        prior["seconds"] = float(state.get("prior_seconds", prior["seconds"]))
         print(f"resuming at step {step} ({format_duration(elapsed)} done)", file=sys.stderr)
     log = RunLog(run)
     budget, n_pool = cfg.minutes * 60, int(cfg.batch * cfg.pool_fraction)
@@ -125,10 +126,10 @@ def train(cfg: LDTTrainConfig) -> Path:
         if elapsed - last_val >= cfg.val_every * 60:
             last_val = elapsed
             _save(cfg, model, opt, step, elapsed, state_path, log, val_batch, domain, threshold, train_ex, val_ex,
-                  commands=commands)
+                  commands=commands, prior=prior["seconds"])
     elapsed = time.monotonic() - start
     path = _save(cfg, model, opt, step, elapsed, state_path, log, val_batch, domain, threshold, train_ex, val_ex,
-                 final=True, commands=commands)
+                 final=True, commands=commands, prior=prior["seconds"])
     log.close()
     return path
 
@@ -144,21 +145,46 @@ def validate(cfg, model, domain, batch, threshold) -> dict:
             "val_recall": round(recall, 4)}
 
 
+def _initial_model(cfg, arch_shape):
+    """A fresh model from the preset, or (--init) the weights and architecture of a
+    checkpoint, with that checkpoint's training history (commands, seconds)."""
+    if not cfg.init:
+        return ldt_model.build(cfg.kind, cfg.preset, **{**arch_shape, **cfg.overrides}), \
+            {"commands": [], "seconds": 0.0}
+    try:
+        ckpt = checkpoints.validate(cfg.init, engine="ldt", kind=cfg.kind)
+        model = ldt_model.from_config({**ckpt.architecture, **cfg.overrides})
+        model.load_state_dict(checkpoints.load_state_dict(ckpt))
+    except checkpoints.CheckpointError as exc:
+        raise ValueError(f"--init: {exc}") from None
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"--init {cfg.init}: weights do not fit ({str(exc).splitlines()[0][:160]})") from None
+    training = ckpt.config.get("training", {})
+    history = ckpt.config.get("history") or {  # checkpoints written before "history" existed
+        "commands": str(training.get("commands") or training.get("command", "")).split("\n"),
+        "seconds": training.get("seconds_total", training.get("seconds", 0))}
+    commands, seconds = [c for c in history["commands"] if c], float(history["seconds"])
+    print(f"warm start from {cfg.init} ({format_duration(seconds)} of training)", file=sys.stderr)
+    return model, {"commands": commands, "seconds": seconds}
+
+
 def _save(cfg, model, opt, step, elapsed, state_path, log, val_batch, domain, threshold, train_ex, val_ex,
-          final=False, commands=()):
+          final=False, commands=(), prior=0.0):
     metrics = validate(cfg, model, domain, val_batch, threshold)
     log.log({"step": step, "minutes": round(elapsed / 60, 2), **metrics}, force=True)
     save_state(state_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "step": step, "elapsed": elapsed, "commands": "\n".join(commands)})
+                            "step": step, "elapsed": elapsed, "commands": "\n".join(commands),
+                            "prior_seconds": prior})
     card = _card(cfg, step, elapsed, metrics, len(train_ex), len(val_ex), count_parameters(model), threshold, final,
-                 commands)
+                 commands, prior)
     training = {**asdict(cfg), "steps": step, "seconds": round(elapsed)}
+    history = {"commands": list(commands), "seconds": round(elapsed + prior)}  # with any --init checkpoint's
     return checkpoints.save(cfg.out, model.state_dict(), engine="ldt", kind=cfg.kind,
                             architecture=model.cfg.to_dict(), card=card,
-                            extra={"training": training, "threshold": threshold}).path
+                            extra={"training": training, "history": history, "threshold": threshold}).path
 
 
-def _card(cfg, step, elapsed, metrics, n_train, n_val, params, threshold, final, commands=()) -> str:
+def _card(cfg, step, elapsed, metrics, n_train, n_val, params, threshold, final, commands=(), prior=0.0) -> str:
     data = f"`{cfg.data}` (sha256 {dataset_hash(cfg.data)[:16]})"
     split = (f"validation set `{cfg.val_data}` ({n_val} examples)" if cfg.val_data else
              f"{n_train} examples trained, {n_val} held back for validation "
@@ -167,10 +193,12 @@ def _card(cfg, step, elapsed, metrics, n_train, n_val, params, threshold, final,
     if not final:
         lines += ["**Intermediate checkpoint: training was still running.**", ""]
     runs = [c for c in commands if c] or [cfg.command or "(Python API)"]
-    lines += ["- Command: " + " then, resumed: ".join(f"`{c}`" for c in runs),
+    lines += ["- Command" + ("s, in order" if len(runs) > 1 else "") + ": " + " then ".join(f"`{c}`" for c in runs),
               f"- Data: {data}; {split}",
               f"- Model: {params:,} parameters; {step} steps x batch {cfg.batch}",
-              f"- Wall time: {format_duration(elapsed)}",
+              f"- Wall time: {format_duration(elapsed)}" + (f" (this run) + {format_duration(prior)} (the --init "
+                                                            f"checkpoint) = {format_duration(prior + elapsed)}"
+                                                            if cfg.init else ""),
               f"- Machine: {machine()}",
               f"- Validation (one network pass on held-back raw and hinted states, threshold {threshold}): "
               + ", ".join(f"{k} {v}" for k, v in metrics.items()),
