@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,3 +65,165 @@ class PreNormBlock(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+# --- HRM / TRM blocks: post-norm, parameter-free RMSNorm, SwiGLU, no biases ---
+
+
+def trunc_normal_(t: torch.Tensor, std: float) -> torch.Tensor:
+    """Normal init cut at two deviations, widened so the result really has `std`
+    (a plain cut at +-2 sigma shrinks the spread to about 0.88 sigma)."""
+    wide = std / 0.8796256610342398
+    return nn.init.trunc_normal_(t, std=wide, a=-2 * wide, b=2 * wide)
+
+
+def lecun_init_(module: nn.Module) -> nn.Module:
+    """Truncated LeCun-normal weights, zero biases, for every Linear in `module`:
+    with post-norm blocks this keeps each residual branch at unit scale."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight.data, 1.0 / m.in_features ** 0.5)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias.data)
+    return module
+
+
+def rms_norm(x: torch.Tensor, eps: float = 1e-5, dim: int = -1) -> torch.Tensor:
+    """RMSNorm without a learned scale over `dim`; computed in fp32 so bf16 runs
+    do not lose the small variances of long recursions."""
+    h = x.float()
+    h = h * torch.rsqrt(h.square().mean(dim, keepdim=True) + eps)
+    return h.to(x.dtype)
+
+
+def rope_1d(length: int, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (length, head_dim) for 1D rotary positions, in the half-split
+    layout `apply_rope` expects."""
+    freqs = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    angles = torch.arange(length, dtype=torch.float32)[:, None] * freqs
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def swiglu_width(dim: int, expansion: float, multiple: int = 256) -> int:
+    """Inner width of a SwiGLU: 2/3 of expansion*dim (three matrices cost what two
+    would at full width), rounded up to `multiple` for friendly matmul shapes."""
+    inner = round(expansion * dim * 2 / 3)
+    return -(-inner // multiple) * multiple
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim: int, expansion: float = 4.0, multiple: int = 256):
+        super().__init__()
+        inner = swiglu_width(dim, expansion, multiple)
+        self.gate_up = nn.Linear(dim, 2 * inner, bias=False)
+        self.down = nn.Linear(inner, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class TokenMixer(nn.Module):
+    """A SwiGLU across the token axis (TRM-MLP): every cell reads every other cell
+    through fixed, position-specific weights, so a fixed grid needs no positions."""
+
+    def __init__(self, tokens: int, expansion: float = 4.0, multiple: int = 256):
+        super().__init__()
+        self.mlp = SwiGLU(tokens, expansion, multiple)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x.transpose(1, 2)).transpose(1, 2)
+
+
+class PostNormBlock(nn.Module):
+    """h = rmsnorm(h + mix(h)); h = rmsnorm(h + swiglu(h)): the HRM/TRM block.
+    `mixer` is "attention" (bias-free self-attention, RoPE given at call time) or
+    "mlp" (TokenMixer over `tokens` positions)."""
+
+    def __init__(self, dim: int, heads: int, expansion: float = 4.0, mixer: str = "attention",
+                 tokens: int = 0, multiple: int = 256, eps: float = 1e-5):
+        super().__init__()
+        if mixer == "attention":
+            self.mix: nn.Module = Attention(dim, heads, bias=False)
+        elif mixer == "mlp":
+            self.mix = TokenMixer(tokens, expansion, multiple)
+        else:
+            raise ValueError(f"unknown mixer {mixer!r}: attention or mlp")
+        self.attends = mixer == "attention"
+        # the official TRM-MLP normalizes the mixer's residual while it is transposed,
+        # i.e. over the token axis; kept so paper checkpoints mean the same thing
+        self.mix_norm_dim = -1 if self.attends else -2
+        self.ffn = SwiGLU(dim, expansion, multiple)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        mixed = self.mix(x, rope) if self.attends else self.mix(x)
+        x = rms_norm(x + mixed, self.eps, self.mix_norm_dim)
+        return rms_norm(x + self.ffn(x), self.eps)
+
+
+class RecurrentStack(nn.Module):
+    """`net(h, inject)`: add the injected input once, then run the post-norm blocks.
+    Applied over and over to the same state, it is one recurrent module of HRM/TRM."""
+
+    def __init__(self, layers: int, dim: int, heads: int, **block_kw):
+        super().__init__()
+        self.blocks = nn.ModuleList(PostNormBlock(dim, heads, **block_kw) for _ in range(layers))
+        lecun_init_(self)
+
+    def forward(self, h: torch.Tensor, inject: torch.Tensor,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        h = h + inject
+        for block in self.blocks:
+            h = block(h, rope)
+        return h
+
+
+class RecursiveOutput(NamedTuple):
+    carry: tuple[torch.Tensor, torch.Tensor]  # detached states to feed the next supervision step
+    logits: torch.Tensor  # (B, L, vocab)
+    q_halt: torch.Tensor  # (B,) float32
+    q_continue: torch.Tensor  # (B,) float32
+
+
+class RecursiveIO(nn.Module):
+    """What HRM and TRM share around their recurrent nets: the scaled token
+    embedding with `prefix` extra positions in front (the official puzzle-embedding
+    slots, here zero inputs), the answer head, the Q head on the first position,
+    and the two fixed random initial states (answer/high, latent/low)."""
+
+    def __init__(self, vocab: int, dim: int, prefix: int):
+        super().__init__()
+        self.prefix, self.scale = prefix, dim ** 0.5
+        self.embed = nn.Embedding(vocab, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.q_head = nn.Linear(dim, 2)  # (halt, continue); both outputs are in the published counts
+        # unit-variance inputs after the sqrt(dim) scale, but Adam steps act on the small stored weights
+        trunc_normal_(self.embed.weight.data, 1.0 / self.scale)
+        lecun_init_(self.head)
+        with torch.no_grad():
+            # Q starts near "never halt" so early training is not cut short by a random head
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)
+        # not learned (the published counts exclude them), but saved so a checkpoint reproduces them
+        self.register_buffer("init_states", trunc_normal_(torch.empty(2, dim), 1.0))
+
+    def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        e = self.embed(tokens.long())
+        if self.prefix:
+            e = torch.cat([e.new_zeros(e.shape[0], self.prefix, e.shape[-1]), e], dim=1)
+        return self.scale * e
+
+    def read(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        q = self.q_head(state[:, 0]).float()
+        return self.head(state[:, self.prefix:]), q[:, 0], q[:, 1]
+
+    def initial_carry(self, batch: int, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.init_states[:, None, None, :].expand(2, batch, tokens, -1)
+        return s[0].clone(), s[1].clone()
+
+    def reset_carry(self, carry: tuple[torch.Tensor, torch.Tensor], halted: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Slots where `halted` is true start over from the initial states."""
+        keep = ~halted.to(carry[0].device).view(-1, 1, 1)
+        return tuple(torch.where(keep, c, init.to(c.dtype)) for c, init in zip(carry, self.init_states))

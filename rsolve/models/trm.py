@@ -1,0 +1,113 @@
+"""Tiny Recursive Model (Jolicoeur-Martineau 2025): one small net refines an answer
+state y and a latent state z.
+
+One supervision step = T recursions; each recursion updates z n times from
+(x, y, z) and then y once from (y, z). Only the last recursion keeps a graph: the
+earlier ones just move (y, z) to a better starting point, and backpropagating
+through all of them would multiply memory by T. The returned carry is detached
+so a trainer can keep it across optimizer steps (deep supervision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .layers import RecurrentStack, RecursiveIO, RecursiveOutput, rope_1d
+
+# token layout of the HRM/TRM data: Sudoku 0 pad, 1 blank, 2-10 digits; maze 0 pad, 1-5 "# SGo"
+TOKEN_SHAPES = {"sudoku": dict(seq_len=81, vocab_size=11), "maze": dict(seq_len=900, vocab_size=6)}
+
+
+@dataclass
+class TRMConfig:
+    kind: str = "sudoku"
+    seq_len: int = 81
+    vocab_size: int = 11
+    dim: int = 512
+    heads: int = 8
+    layers: int = 2
+    expansion: float = 4.0
+    ffn_multiple: int = 256  # SwiGLU inner widths round up to this
+    mixer: str = "mlp"  # "mlp": SwiGLU across tokens (TRM-MLP); "attention": RoPE self-attention (TRM-Att)
+    h_cycles: int = 3  # T: recursions per supervision step, the last one with gradient
+    l_cycles: int = 6  # n: latent updates per recursion
+    prefix_len: int = 16  # extra positions in front of the cells; the Q head reads the first
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS = {
+    # the published runs: TRM-MLP Sudoku 5,028,866 params (mixer="attention" gives
+    # TRM-Att, 6,828,034); Maze-Hard TRM-Att with n=4, 6,822,914
+    ("sudoku", "paper"): dict(dim=512, heads=8, layers=2, mixer="mlp", h_cycles=3, l_cycles=6, prefix_len=16),
+    ("maze", "paper"): dict(dim=512, heads=8, layers=2, mixer="attention", h_cycles=3, l_cycles=4, prefix_len=16),
+    # first guesses for a 2-core CPU (about 0.42M params each): narrow, one prefix
+    # position, fewer latent steps; the trainer's samples/s measurements will tune them
+    ("sudoku", "cpu"): dict(dim=128, heads=4, layers=2, mixer="mlp", ffn_multiple=64, h_cycles=3, l_cycles=4,
+                            prefix_len=1),
+    ("maze", "cpu"): dict(dim=128, heads=4, layers=2, mixer="attention", ffn_multiple=64, h_cycles=3, l_cycles=4,
+                          prefix_len=1),
+}
+
+
+class TRM(nn.Module):
+    def __init__(self, cfg: TRMConfig):
+        super().__init__()
+        self.cfg = cfg
+        tokens = cfg.seq_len + cfg.prefix_len
+        self.io = RecursiveIO(cfg.vocab_size, cfg.dim, cfg.prefix_len)
+        self.net = RecurrentStack(cfg.layers, cfg.dim, cfg.heads, expansion=cfg.expansion, mixer=cfg.mixer,
+                                  tokens=tokens, multiple=cfg.ffn_multiple, eps=cfg.norm_eps)
+        if cfg.mixer == "attention":
+            cos, sin = rope_1d(tokens, cfg.dim // cfg.heads, cfg.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+
+    def initial_carry(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y, z) for `batch` fresh puzzles, each (batch, prefix + seq_len, dim)."""
+        return self.io.initial_carry(batch, self.cfg.seq_len + self.cfg.prefix_len)
+
+    def reset_carry(self, carry: tuple[torch.Tensor, torch.Tensor], halted: torch.Tensor):
+        """Restart the slots flagged in `halted` (B,) bool; the others keep their states."""
+        return self.io.reset_carry(carry, halted)
+
+    def _recursion(self, x, y, z, n: int, rope):
+        for _ in range(n):
+            z = self.net(z, y + x, rope)
+        return self.net(y, z, rope), z
+
+    def forward(self, carry: tuple[torch.Tensor, torch.Tensor], tokens: torch.Tensor,
+                h_cycles: int | None = None, l_cycles: int | None = None) -> RecursiveOutput:
+        """One supervision step. tokens (B, seq_len) ints; carry (y, z) from
+        `initial_carry` or a previous step. Cycle counts may be overridden (e.g.
+        more thinking at test time)."""
+        cfg = self.cfg
+        T, n = h_cycles or cfg.h_cycles, l_cycles or cfg.l_cycles
+        rope = (self.rope_cos, self.rope_sin) if cfg.mixer == "attention" else None
+        x = self.io.embed_tokens(tokens)
+        y, z = carry
+        with torch.no_grad():
+            for _ in range(T - 1):
+                y, z = self._recursion(x, y, z, n, rope)
+        y, z = self._recursion(x, y, z, n, rope)
+        logits, q_halt, q_continue = self.io.read(y)
+        return RecursiveOutput((y.detach(), z.detach()), logits, q_halt, q_continue)
+
+
+def build(kind: str, preset: str = "cpu", **overrides) -> TRM:
+    """A TRM for a puzzle kind from a preset (`paper` or `cpu`) plus overrides
+    (e.g. mixer="attention" for TRM-Att, seq_len/vocab_size for other sizes)."""
+    if (kind, preset) not in PRESETS:
+        raise ValueError(f"no TRM preset {preset!r} for {kind}; presets: paper, cpu")
+    return TRM(TRMConfig(kind=kind, **{**TOKEN_SHAPES[kind], **PRESETS[(kind, preset)], **overrides}))
+
+
+def from_config(architecture: dict) -> TRM:
+    """The model a checkpoint's config.json describes (unknown keys are an error)."""
+    return TRM(TRMConfig(**architecture))
