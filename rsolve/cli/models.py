@@ -6,6 +6,8 @@ import typer
 
 from .common import fail
 
+ARCH_CHECKED = ("trm", "hrm")
+
 
 def models_command():
     """List the engines and the installed checkpoints."""
@@ -36,7 +38,8 @@ def models_command():
 
 
 def info_command(checkpoint: str = typer.Argument(..., help="A checkpoint folder.")):
-    """Validate a checkpoint folder (config, format version, weights and checksum) and print its card."""
+    """Validate a checkpoint folder (config, format version, weights and checksum; for trm and hrm also
+    that the weights fit the architecture) and print its card."""
     from .. import checkpoints
 
     try:
@@ -44,6 +47,14 @@ def info_command(checkpoint: str = typer.Argument(..., help="A checkpoint folder
     except checkpoints.CheckpointError as exc:
         fail(str(exc))
     c = ckpt.config
+    if c["engine"] in ARCH_CHECKED:  # their configs must build a network the weights fit
+        from ..engines import EngineError
+        from ..engines.neural import check_weights
+
+        try:
+            check_weights(ckpt, c["engine"])
+        except EngineError as exc:
+            fail(str(exc))
     typer.echo(f"{ckpt.path}: ok - model {c['engine']}, {c['kind']}, format {c['format_version']}, "
                f"written by rsolve {c['rsolve_version']}")
     card = ckpt.card()

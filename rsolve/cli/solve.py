@@ -128,6 +128,9 @@ def _check_model(config, kind: str | None) -> None:
                 if not spec.neural:
                     fail(f"model {config.model!r} is exact and takes no checkpoint")
                 ckpt = validate(config.checkpoint, engine=spec.weights or config.model)
+                from ..engines.neural import check_weights
+
+                check_weights(ckpt, spec.weights or config.model)  # shapes fit, before any puzzle runs
                 if kind is not None and ckpt.kind != kind:
                     fail(f"{config.checkpoint}: checkpoint is for {ckpt.kind} puzzles, not {kind}")
             engines.check_options(config.model, config.options)

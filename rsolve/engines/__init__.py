@@ -66,6 +66,12 @@ register(EngineSpec("ldt", ("sudoku", "maze"), "neural lattice projection + soun
 register(EngineSpec("sotaku", ("sudoku", "maze"), "baseline: the LDT network re-reading its own guesses "
                     "(no lattice, no search)", "rsolve.engines.sotaku:SotakuEngine", neural=True,
                     default_batch=256, weights="ldt"))
+register(EngineSpec("trm", ("sudoku", "maze"), "Tiny Recursive Model (network alone, no search): one "
+                    "small net refines an answer over supervision steps", "rsolve.engines.recursive:TRMEngine",
+                    neural=True, default_batch=64))
+register(EngineSpec("hrm", ("sudoku", "maze"), "Hierarchical Reasoning Model (network alone, no search): "
+                    "fast and slow recurrent modules", "rsolve.engines.recursive:HRMEngine", neural=True,
+                    default_batch=64))
 
 # Used for `--model auto` (the default): per kind, the first engine in this order
 # that has what it needs (a checkpoint whose network reads the puzzle's shape).

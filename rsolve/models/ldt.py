@@ -65,7 +65,8 @@ class LDT(nn.Module):
                 rows, cols = torch.arange(cfg.height), torch.arange(cfg.width)
                 box = (rows[:, None] // cfg.box_height) * (cfg.width // cfg.box_width) + cols[None, :] // cfg.box_width
                 self.register_buffer("box_index", box.flatten(), persistent=False)
-                self.box = nn.Parameter(torch.randn(int(box.max()) + 1, d) * 0.02)
+                boxes = -(-cfg.height // cfg.box_height) * (cfg.width // cfg.box_width)  # no tensor read: meta-safe
+                self.box = nn.Parameter(torch.randn(boxes, d) * 0.02)
         if cfg.attention == "peers":
             # Sudoku constraints only link peers; masking the rest hands the net the constraint graph
             rows, cols = torch.arange(cfg.height), torch.arange(cfg.width)

@@ -1,0 +1,168 @@
+"""TRM and HRM as rsolve engines: the network alone, no search.
+
+A batch of puzzles becomes HRM/TRM token rows (Sudoku: blank 1, value v -> v+1;
+maze: 1 wall, 2 open, 3 S, 4 G). Each supervision step runs the model once on
+the carry of the previous one; the argmax of the cell logits is the answer.
+Puzzles leave the batch when they stop (the Q head says halt, the verifier
+accepts, or the step budget runs out), so the batch shrinks instead of paying
+for finished rows.
+
+The official evaluations run every supervision step (their Q head only decides
+halting during training, so batches stay aligned); `halt=max` does the same and
+is the default, so results compare with the papers. `halt=q` stops a puzzle when
+its Q head says halt (TRM: q_halt > 0; HRM: q_halt > q_continue, as each was
+trained). `halt=verify` stops a puzzle at the first step whose answer the
+symbolic verifier accepts: never less accurate than `max`, usually cheaper.
+
+The engine proposes; the pipeline's verifier still judges every answer, and a
+rejected one is reported `abstained` with `rejected_by_verifier` in its stats.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import verify
+from . import Attempt
+from .neural import check_options, device_for, load_model
+
+OPTIONS = {
+    "steps": 0,  # supervision steps at most (0: the checkpoint's training setting, else 16)
+    "halt": ("max", "q", "verify"),
+    "cycles": 0,  # high-level cycles per step, TRM's T or HRM's N (0: the checkpoint's)
+    "precision": ("auto", "fp32", "bf16"),  # auto: what the checkpoint was trained in
+}
+DEFAULT_STEPS = 16  # N_sup of both papers
+WALL, OPEN, PATH = 1, 2, 5  # maze token ids
+
+
+class RecursiveEngine:
+    name = "trm"
+
+    def __init__(self, kind: str, checkpoint: str | None = None, device: str | None = "auto", seed: int = 0,
+                 **options):
+        self.opt = check_options(self.name, options, OPTIONS)
+        self.kind, self.device = kind, device_for(device)
+        self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)
+        self.checkpoint = str(ckpt.path)
+        training = ckpt.config.get("training")
+        training = training if isinstance(training, dict) else {}
+        self.steps = max(1, self.opt["steps"] or int(training.get("max_steps_per_puzzle") or DEFAULT_STEPS))
+        precision = self.opt["precision"]
+        if precision == "auto":  # trainers write e.g. "bf16", "bf16-mixed" or "fp32"
+            precision = "bf16" if "bf16" in str(training.get("precision", "")).lower() else "fp32"
+        self.precision = precision
+        cfg = self.model.cfg
+        side = math.isqrt(cfg.seq_len)
+        self.side = side if side * side == cfg.seq_len else 0  # both papers' grids are square
+
+    # --- tokens in, answers out ---
+
+    def _misfit(self, p) -> str | None:
+        """Why the network cannot read puzzle p, or None."""
+        n, vocab = self.side, self.model.cfg.vocab_size
+        if self.kind == "sudoku":
+            if p.side != n or vocab < p.side + 2:
+                return f"no {self.name} network for {p.side}x{p.side} Sudoku (the checkpoint reads {n}x{n})"
+        elif p.height > n or p.width > n or vocab <= PATH:
+            return f"no {self.name} network for a {p.height}x{p.width} maze (the checkpoint reads up to {n}x{n})"
+        return None
+
+    def _tokens(self, p) -> list[int]:
+        if self.kind == "sudoku":
+            return [v + 1 for v in p.cells]
+        # a smaller maze sits in the top-left corner, walled in: walls never change a path
+        grid, n, t = [WALL] * (self.side * self.side), self.side, p.puzzle().tokens()
+        for r in range(p.height):
+            grid[r * n:r * n + p.width] = t[r * p.width:(r + 1) * p.width]
+        return grid
+
+    def _decode(self, pred: list[int], p):
+        """(answer, number of cells where the network disagreed with the puzzle and was overruled)."""
+        if self.kind == "sudoku":
+            # pred holds values 1..side; a given always stays as given
+            cells = [g or v for g, v in zip(p.cells, pred)]
+            return p.with_cells(cells), sum(1 for g, v in zip(p.cells, pred) if g and g != v)
+        n, t = self.side, p.puzzle().tokens()
+        cells = [pred[r * n + c] for r in range(p.height) for c in range(p.width)]
+        path = [i for i, (a, b) in enumerate(zip(t, cells)) if a == OPEN and b == PATH]
+        # walls, S and G are kept; an open cell may only become path
+        disagree = sum(1 for a, b in zip(t, cells) if a != b and not (a == OPEN and b == PATH))
+        return p.puzzle().with_path(path), disagree
+
+    def _predict(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.kind == "sudoku":  # only digit tokens are answers: never a blank or pad
+            return logits[..., 2:self.side + 2].argmax(-1) + 1
+        return logits.argmax(-1)
+
+    def _halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+        return q_halt > 0  # TRM trains only the halt logit (no continue target)
+
+    # --- the batch ---
+
+    @torch.inference_mode()
+    def solve_batch(self, puzzles: list) -> list[Attempt]:
+        out: list[Attempt] = [None] * len(puzzles)  # type: ignore[list-item]
+        idx = []
+        for i, p in enumerate(puzzles):
+            reason = self._misfit(p)
+            if reason:
+                out[i] = Attempt(None, "abstained", {"steps": 0}, reason=reason)
+            else:
+                idx.append(i)
+        if not idx:
+            return out
+        halt, cycles = self.opt["halt"], self.opt["cycles"] or None
+        tokens = torch.tensor([self._tokens(puzzles[i]) for i in idx], dtype=torch.long, device=self.device)
+        carry = self.model.initial_carry(len(idx))
+        live = list(range(len(idx)))  # rows of `tokens` still running, as positions in idx
+        q_first: list[int | None] = [None] * len(idx)
+        bf16 = self.precision == "bf16"
+        for step in range(1, self.steps + 1):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+                res = self.model(carry, tokens, h_cycles=cycles)
+            says_halt = self._halts(res.q_halt.float(), res.q_continue.float()).tolist()
+            pred = self._predict(res.logits).cpu().tolist()
+            q_halt = res.q_halt.float().cpu().tolist()
+            last = step == self.steps
+            keep = []
+            for j, row in enumerate(live):
+                if says_halt[j] and q_first[row] is None:
+                    q_first[row] = step
+                p = puzzles[idx[row]]
+                stop = last or (halt == "q" and says_halt[j])
+                answer = None
+                if halt == "verify" and not stop:
+                    answer, disagree = self._decode(pred[j], p)
+                    stop = verify.check(p, answer).accepted
+                if not stop:
+                    keep.append(j)
+                    continue
+                if answer is None:
+                    answer, disagree = self._decode(pred[j], p)
+                out[idx[row]] = Attempt(answer, "found", {
+                    "steps": step, "halted_by_q": halt == "q" and bool(says_halt[j]), "q_halt_at": q_first[row],
+                    "q_halt": round(q_halt[j], 3), "disagreed_with_puzzle": disagree, "precision": self.precision})
+            if len(keep) < len(live):
+                if not keep:
+                    break
+                rows = torch.tensor(keep, device=self.device)
+                carry = tuple(c.index_select(0, rows) for c in res.carry)
+                tokens = tokens.index_select(0, rows)
+                live = [live[j] for j in keep]
+            else:
+                carry = res.carry
+        return out
+
+
+class TRMEngine(RecursiveEngine):
+    name = "trm"
+
+
+class HRMEngine(RecursiveEngine):
+    name = "hrm"
+
+    def _halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+        return q_halt > q_continue  # HRM's Q-learning halting compares both heads

@@ -1,0 +1,317 @@
+"""Training TRM and HRM (`rsolve train sudoku|maze --model trm|hrm`): config, data, losses.
+
+Deep supervision as in both official trainers: a fixed batch of slots, each
+holding one puzzle and its carry. Every optimizer step runs one supervision step
+(one model forward) on every slot; a slot stops when its Q head says halt (with
+random forced continuation for exploration) or after `max_steps_per_puzzle`
+steps, and is then refilled with a fresh, freshly augmented puzzle whose carry
+starts over. So the carry lives across optimizer steps, and one puzzle is seen
+at up to N_sup depths of reasoning while the batch shape never changes.
+
+Losses (per slot, averaged over the batch): cross-entropy on every cell, plus
+`q_weight` x BCE of q_halt against "the whole grid is right now". HRM adds
+`q_weight` x BCE of q_continue against a bootstrapped target read from one
+extra no-grad forward of the next step (Q-learning without a replay buffer, as
+in the official HRM). TRM has no continue target (its official runs drop it).
+Both official codes use "stablemax" cross-entropy for these tasks; rsolve uses
+plain softmax cross-entropy (what inference reads, and no float64 on GPUs).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import shutil
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..puzzles.dataset import to_token_arrays
+from ..puzzles.symmetry import sudoku_symmetry
+
+MODELS = ("trm", "hrm")
+KINDS = ("sudoku", "maze")
+PRECISIONS = ("fp32", "bf16")
+
+# What a preset changes besides the architecture. paper: the published recipes
+# (batch 768, lr 1e-4, weight decay 1.0, N_sup 16). cpu: small batches and fewer
+# supervision steps so a CPU hour sees many updates.
+TRAIN_PRESETS = {
+    "paper": dict(batch=768, lr=1e-4, weight_decay=1.0, max_steps_per_puzzle=16),
+    "cpu": dict(batch=32, lr=1e-3, weight_decay=0.1, max_steps_per_puzzle=8),
+}
+
+
+def native_bf16(device: str) -> bool:
+    """Whether bf16 matmuls run in hardware: then bf16 autocast was the faster
+    precision for every preset in bench/recursive_train_speed.py (on a CPU with
+    AMX, 1.3-2x at the cpu presets); without it bf16 is emulated and slower."""
+    if device != "cpu" and torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def can_compile(device: str) -> bool:
+    """torch.compile needs a C++ compiler on the CPU (CUDA builds bring Triton)."""
+    if device != "cpu" and torch.cuda.is_available():
+        return True
+    return any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c)
+
+
+@dataclass
+class RecursiveTrainConfig:
+    kind: str
+    data: str
+    out: str
+    model: str = "trm"
+    val_data: str | None = None
+    val_fraction: float = 0.1  # held back from `data` when no val_data is given
+    val_size: int = 256  # validation puzzles per evaluation, at most (it runs every supervision step)
+    preset: str = "auto"  # auto: paper when training on a GPU, else cpu
+    minutes: float = 100.0
+    max_steps: int = 0  # optimizer steps; 0: until the time budget ends
+    # None: the preset's value (TRAIN_PRESETS)
+    batch: int | None = None  # slots per rank
+    lr: float | None = None
+    weight_decay: float | None = None
+    max_steps_per_puzzle: int | None = None  # N_sup
+    precision: str = "auto"  # fp32 | bf16 (autocast; weights and optimizer stay fp32) | auto: bf16 if native
+    beta1: float = 0.9
+    beta2: float = 0.95
+    warmup: float = 0.05  # share of the run; the official runs use 2000 steps then a constant lr
+    lr_floor: float = 0.1  # cosine decays to lr_floor * lr (1.0 gives the official constant lr)
+    grad_clip: float = 1.0
+    ema: float = 0.999  # weight EMA decay; 0 disables (the checkpoint then holds the raw weights)
+    explore: float = 0.1  # share of new slots forced to run a random 2..N_sup steps
+    q_weight: float = 0.5
+    augment: bool = True
+    compile: bool | None = None  # None: on when the run is long enough to repay compiling (see below)
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+    val_every: float = 10.0  # minutes between validations (each also saves checkpoint and state)
+    save_every: float = 5.0  # minutes between saves of the resumable state alone
+    log_every: float = 30.0  # seconds between progress lines
+    resume: bool = False
+    init: str | None = None  # warm start from this checkpoint folder's EMA weights and architecture
+    command: str = ""
+    overrides: dict = field(default_factory=dict)  # architecture overrides (--arch)
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"no recursive trainer for {self.model!r}; choose from {', '.join(MODELS)}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown puzzle kind {self.kind!r}")
+        if self.preset == "auto":
+            cuda = torch.cuda.is_available() and self.device != "cpu"
+            self.preset = "paper" if cuda else "cpu"
+        if self.preset not in TRAIN_PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose from auto, {', '.join(TRAIN_PRESETS)}")
+        for key, value in TRAIN_PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        if self.precision == "auto":
+            self.precision = "bf16" if native_bf16(self.device) else "fp32"
+        if self.compile is None:
+            # compiling took about a minute on a 2-core CPU and then ran 1.3-1.6x faster
+            long_run = self.minutes >= 10 and (self.max_steps == 0 or self.max_steps >= 500)
+            self.compile = long_run and can_compile(self.device)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose from auto, {', '.join(PRECISIONS)}")
+        for name, ok in (("batch size", self.batch >= 1), ("--max-steps-per-puzzle", self.max_steps_per_puzzle >= 1),
+                         ("--ema", 0 <= self.ema < 1), ("--lr", self.lr > 0), ("--minutes", self.minutes > 0),
+                         ("--steps", self.max_steps >= 0), ("--val-size", self.val_size >= 1)):
+            if not ok:
+                raise ValueError(f"{name} is out of range")
+
+
+def config_from_cli(**kwargs) -> RecursiveTrainConfig:
+    """The CLI's options as a config; None means "the preset's value"."""
+    return RecursiveTrainConfig(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+# ------------------------------------------------------------------ data
+
+
+class TokenSet:
+    """Puzzles and labels as HRM/TRM token ids (uint8), with random views that keep
+    every puzzle valid: Sudoku band/stack, row/column-in-band, transpose and digit
+    relabelling (rsolve.puzzles.symmetry); mazes the symmetries of the rectangle
+    (all 8 of the square)."""
+
+    def __init__(self, kind: str, examples: list):
+        if not examples:
+            raise ValueError("no examples")
+        self.kind = kind
+        self.inputs, self.labels = to_token_arrays(examples)
+        first = examples[0].puzzle
+        self.width = first.side if kind == "sudoku" else first.width
+        self.height = self.inputs.shape[1] // self.width
+        self.vocab = first.side + 2 if kind == "sudoku" else 6
+        self.puzzles = [e.puzzle for e in examples] if kind == "maze" else []  # for the path verifier
+        if kind == "maze":
+            grid = np.arange(self.inputs.shape[1]).reshape(self.height, self.width)
+            views = [np.rot90(g, k) for g in (grid, grid[:, ::-1]) for k in range(4)]
+            self.views = [v.ravel().copy() for v in views if v.shape == grid.shape]
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def cells(self) -> int:
+        return self.inputs.shape[1]
+
+    def take(self, idx, rng: random.Random | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, labels) int64 tensors for rows `idx`, each under its own random view
+        when `rng` is given."""
+        x, y = self.inputs[idx].astype(np.int64), self.labels[idx].astype(np.int64)
+        if rng is not None:
+            for row in range(len(x)):
+                x[row], y[row] = self._view(x[row], y[row], rng)
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    def _view(self, x, y, rng):
+        if self.kind == "maze":
+            gather = self.views[rng.randrange(len(self.views))]
+            return x[gather], y[gather]
+        sym = sudoku_symmetry(self.width, rng)
+        lut = np.arange(self.vocab)
+        lut[2:] = np.asarray(sym.values) + 1  # token v+1 -> values[v-1]+1; pad and blank stay
+        cells = np.asarray(sym.cells)  # original cell -> view cell
+        vx, vy = np.empty_like(x), np.empty_like(y)
+        vx[cells], vy[cells] = lut[x], lut[y]
+        return vx, vy
+
+
+class Sampler:
+    """Endless epochs over a TokenSet in a fresh random order each epoch."""
+
+    def __init__(self, tokens: TokenSet, rng: random.Random, augment: bool = True):
+        self.tokens, self.rng, self.augment = tokens, rng, augment
+        self.order, self.pos = [], 0
+
+    def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = []
+        while len(idx) < n:
+            if self.pos >= len(self.order):
+                self.order, self.pos = self.rng.sample(range(len(self.tokens)), len(self.tokens)), 0
+            take = self.order[self.pos:self.pos + n - len(idx)]
+            idx += take
+            self.pos += len(take)
+        return self.tokens.take(idx, self.rng if self.augment else None)
+
+
+# ------------------------------------------------------------------ slots and halting
+
+
+@dataclass
+class Slots:
+    """The training batch: one puzzle per slot, its carry and supervision-step count."""
+    tokens: torch.Tensor  # (B, cells) int64
+    labels: torch.Tensor
+    steps: torch.Tensor  # (B,) int64: supervision steps done on the current puzzle
+    halted: torch.Tensor  # (B,) bool: refill before the next step
+    carry: tuple
+
+
+def empty_slots(model, batch: int, cells: int, device) -> Slots:
+    zeros = torch.zeros(batch, cells, dtype=torch.long, device=device)
+    carry = tuple(c.to(device) for c in model.initial_carry(batch))
+    return Slots(zeros, zeros.clone(), torch.zeros(batch, dtype=torch.long, device=device),
+                 torch.ones(batch, dtype=torch.bool, device=device), carry)
+
+
+def refill(slots: Slots, model, draw) -> Slots:
+    """Halted slots take fresh puzzles from `draw(n)` and restart from the initial carry."""
+    h = slots.halted
+    n = int(h.sum())
+    tokens, labels = slots.tokens, slots.labels
+    if n:
+        x, y = draw(n)
+        tokens, labels = tokens.clone(), labels.clone()
+        tokens[h], labels[h] = x.to(tokens.device), y.to(labels.device)
+    return Slots(tokens, labels, torch.where(h, 0, slots.steps), torch.zeros_like(h),
+                 model.reset_carry(slots.carry, h))
+
+
+def wants_halt(q_halt: torch.Tensor, q_continue: torch.Tensor, use_continue: bool) -> torch.Tensor:
+    """The model's own halting rule: TRM trains q_halt alone (halt when > 0); HRM
+    compares it with its learned continue value."""
+    return q_halt > q_continue if use_continue else q_halt > 0
+
+
+def halt_decision(steps, q_halt, q_continue, max_steps: int, explore: float, use_continue: bool,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Which slots stop after this step (`steps` already counts it). A random
+    `explore` share must first reach a random 2..max_steps steps, so the Q head
+    also sees deep states it would not choose to reach yet."""
+    last = steps >= max_steps
+    if max_steps <= 1:
+        return last
+    b = steps.shape[0]
+    forced = torch.rand(b, generator=generator) < explore
+    floor = torch.where(forced, torch.randint(2, max_steps + 1, (b,), generator=generator), 0).to(steps.device)
+    return last | (wants_halt(q_halt, q_continue, use_continue) & (steps >= floor))
+
+
+# ------------------------------------------------------------------ losses and EMA
+
+
+def q_continue_target(next_out, last: torch.Tensor) -> torch.Tensor:
+    """HRM's bootstrapped continue value: the next step's best Q (only its halt
+    value if no step follows), as a probability."""
+    nxt = torch.where(last, next_out.q_halt, torch.maximum(next_out.q_halt, next_out.q_continue))
+    return torch.sigmoid(nxt.float())
+
+
+def supervision_loss(out, labels: torch.Tensor, q_target: torch.Tensor | None = None, q_weight: float = 0.5):
+    """(loss, parts, cell accuracy (B,), solved (B,)) of one supervision step."""
+    logits = out.logits.float()
+    ce = F.cross_entropy(logits.transpose(1, 2), labels, reduction="none").mean(-1)
+    with torch.no_grad():
+        right = logits.argmax(-1) == labels
+        solved = right.all(-1)
+    halt = F.binary_cross_entropy_with_logits(out.q_halt.float(), solved.float())
+    loss = ce.mean() + q_weight * halt
+    parts = {"ce": ce.mean().item(), "q_halt_loss": halt.item()}
+    if q_target is not None:
+        cont = F.binary_cross_entropy_with_logits(out.q_continue.float(), q_target)
+        loss = loss + q_weight * cont
+        parts["q_continue_loss"] = cont.item()
+    return loss, parts, right.float().mean(-1), solved
+
+
+class EMA:
+    """An exponential moving average of a model's weights (what the checkpoint holds).
+    The decay ramps up from 0.1 over the first updates, so a short run's average is
+    not dominated by the random initialisation (the official EMA has no ramp)."""
+
+    def __init__(self, model, decay: float):
+        self.decay, self.updates = decay, 0
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        ours, theirs = list(self.model.parameters()), [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(ours, theirs, 1 - d)
+        for b, src in zip(self.model.buffers(), model.buffers()):
+            b.copy_(src)
+
+    def state_dict(self) -> dict:
+        return {"weights": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["weights"])
+        self.updates = int(state["updates"])
