@@ -125,7 +125,8 @@ def test_stats_and_other_shapes(tiny_ckpt):
 
 def test_restart_search_and_no_propagation_stay_sound(tiny_ckpt):
     puzzles = [p for p, _, _ in iter_sudoku(seed=9, count=4)]
-    for opts in ({"search": "restart", "rounds": 50}, {"propagate": "none", "rounds": 50}):
+    for opts in ({"search": "restart", "rounds": 50}, {"propagate": "none", "rounds": 50},
+                 {"precision": "bf16", "ladder": 0, "rounds": 50}):
         for p, r in zip(puzzles, api.solve(puzzles, model="ldt", checkpoint=str(tiny_ckpt), options=opts)):
             assert r.status in ("solved", "abstained")
             assert r.status != "solved" or api.verify(p, r.solution).accepted

@@ -41,6 +41,7 @@ OPTIONS = {
     "walk": 0,  # branches per round on one network pass (0: the kind's default)
     "branch": ("always", "stuck"),  # branch after every pass, or only when a pass removed nothing
     "ladder": 2,  # stricter retries (threshold and conflict odds x0.1 each) before the relaxed search
+    "precision": ("fp32", "bf16"),  # network passes in bf16 autocast (faster on CPUs with AMX)
 }
 # Mazes walk several steps of the path from S on one pass (a branch per step,
 # each undoable); Sudoku re-reads the network after every branch.
@@ -128,7 +129,10 @@ class LDTEngine:
             sub, st, fx = cand[rows], static[owner[rows]], fixed[owner[rows]]
             rel, strict = level[rows] > o["ladder"], 10.0 ** -level[rows].clamp(max=o["ladder"]).float()
             if pool is not None:
-                keep, value, conflict = run_network(self.model, domain, pool, sub, st, o["loops"] or None, self.gen)
+                with torch.autocast(sub.device.type, dtype=torch.bfloat16, enabled=o["precision"] == "bf16"):
+                    keep, value, conflict = run_network(self.model, domain, pool, sub, st, o["loops"] or None,
+                                                        self.gen)
+                keep, value, conflict = keep.float(), value.float(), conflict.float()
                 for p in owner[rows].tolist():
                     stats[p]["passes"] += 1
                 projected, dropped = project(sub, fx, keep, o["threshold"] * strict)
