@@ -2,12 +2,13 @@
 # TRM and HRM accuracy tables (README "TRM and HRM"), measured with `rsolve eval`.
 # Usage: bench/recursive_eval.sh [trm|hrm|all] [LIMIT]
 #   Sudoku: forum_hardest_1106 and magictour_top1465, labelled by the exact solver, and their easier tiers
-#           fill10/fill20/fill30 (`rsolve data easier --fill K --seed 0`: K blanks given from the solution)
+#           fill5/fill10/fill20/fill30 (`rsolve data easier --fill K --seed 0`: K blanks given from the solution)
 #   maze (trm and all): the Maze-Hard validation split (the 100 mazes held back from training)
 #   LIMIT: only the first LIMIT puzzles of each set (the data files are always built whole)
 # Env: TRM_SUDOKU, HRM_SUDOKU, TRM_MAZE: checkpoint folders (default: the installed checkpoint).
 #      MODELS: engines to run, e.g. "trm sat" (default: the chosen model(s) and sat; the exact
 #      reference is sat on Sudoku and bfs on mazes, and hrm skips mazes).
+#      TIERS: the fill levels K (default "5 10 20 30").
 #      RUNS: output root (default runs/): data built once into $RUNS/data, per-puzzle JSONL into $RUNS/eval.
 # Needs ../shared/data. One summary line per (set, model) on stdout. "wrong" counts answers the
 # verifier rejected; they are reported abstained too, so abstained includes wrong.
@@ -72,7 +73,7 @@ for pair in forum_hardest_1106:puzzles6_forum_hardest_1106 magictour_top1465:puz
   base="$runs/data/$name.jsonl"
   [ -f "$base" ] || rsolve data import "$data/sudoku/tdoku-datasets/${pair#*:}" "$base" --label
   sets+=("$name=$base")
-  for k in 10 20 30; do
+  for k in ${TIERS:-5 10 20 30}; do
     tier="$runs/data/$name.fill$k.jsonl"
     [ -f "$tier" ] || rsolve data easier "$base" "$tier" --fill "$k" --seed 0
     sets+=("$name+fill$k=$tier")

@@ -2,9 +2,11 @@
 
     OMP_NUM_THREADS=1 python bench/recursive_infer_speed.py --quick      # < 1 minute
     OMP_NUM_THREADS=2 python bench/recursive_infer_speed.py              # sudoku and maze, more batch sizes
+    ... --compile --presets cpu,paper --steps 8                          # also compiled, and the paper widths
 
 1. Peak: a large square torch.matmul, fp32 and bf16, best of a few (GFLOP/s = 2n^3/t).
-2. For each cpu preset (TRM, HRM; mazes unless --quick), random weights (speed
+2. For each preset (cpu; --presets cpu,paper adds the published widths) of TRM
+   and HRM (mazes unless --quick), random weights (speed
    does not depend on what the network learned), eval mode, inference_mode: the
    time of one supervision step for a batch of B puzzles, in fp32 and under
    bf16 autocast. puzzles/s assumes every puzzle runs all `--steps` supervision
@@ -61,9 +63,9 @@ def step_flops(model) -> float:
     return counter.get_total_flops() + sum(attention)
 
 
-def step_seconds(model, batch: int, bf16: bool, budget: float) -> float:
-    tokens = torch.randint(1, model.cfg.vocab_size, (batch, model.cfg.seq_len))
-    carry = model.initial_carry(batch)
+def step_seconds(model, cfg, batch: int, bf16: bool, budget: float) -> float:
+    tokens = torch.randint(1, cfg.vocab_size, (batch, cfg.seq_len))
+    carry = (model._orig_mod if hasattr(model, "_orig_mod") else model).initial_carry(batch)
 
     def step():
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -77,32 +79,39 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="Sudoku only, 3 batch sizes, short timings.")
     ap.add_argument("--steps", type=int, default=16, help="Supervision steps per puzzle (for puzzles/s).")
     ap.add_argument("--batches", default=None, help="Comma-separated batch sizes.")
+    ap.add_argument("--compile", action="store_true", help="Also time torch.compile'd models.")
+    ap.add_argument("--presets", default="cpu", help="cpu,paper (paper: the published widths).")
+    ap.add_argument("--kinds", default=None, help="sudoku,maze (default: both; --quick: sudoku).")
     args = ap.parse_args()
     torch.manual_seed(0)
     quick = args.quick
     budget = 0.3 if quick else 2.0
     batches = [int(b) for b in (args.batches or ("1,16,64" if quick else "1,8,32,128,256")).split(",")]
-    kinds = ("sudoku",) if quick else ("sudoku", "maze")
+    kinds = args.kinds.split(",") if args.kinds else (("sudoku",) if quick else ("sudoku", "maze"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); random weights (speed only)")
     n = 1024 if quick else 2048
     peak = {p: matmul_peak(n, dt, budget) for p, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     print(f"matmul peak ({n}x{n}): fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} GFLOP/s")
-    print(f"{'model':<12} {'params':>8} {'GFLOP/step':>10} {'prec':>5} {'batch':>6} {'ms/step':>9} "
+    print(f"{'model':<18} {'params':>8} {'GFLOP/step':>10} {'prec':>5} {'compiled':>8} {'batch':>6} {'ms/step':>9} "
           f"{'puzzles/s':>10} {'GFLOP/s':>8} {'of peak':>8}")
-    for kind in kinds:
+    for kind, preset in [(k, p) for k in kinds for p in args.presets.split(",")]:
         for module in (trm, hrm):
-            model = module.build(kind, "cpu").eval()
-            name = f"{module.__name__.rsplit('.', 1)[1]}-{kind}"
+            model = module.build(kind, preset).eval()
+            name = f"{module.__name__.rsplit('.', 1)[1]}-{kind}" + ("-paper" if preset == "paper" else "")
             flops = step_flops(model)
-            for prec in ("fp32", "bf16"):
-                for b in batches:
-                    if kind == "maze" and b > 64:
-                        continue  # 900 tokens: large batches only measure memory traffic
-                    t = step_seconds(model, b, prec == "bf16", budget)
-                    achieved = flops * b / t / 1e9
-                    print(f"{name:<12} {count_parameters(model):>8} {flops / 1e9:>10.3f} {prec:>5} {b:>6} "
-                          f"{t * 1e3:>9.1f} {b / (t * args.steps):>10.2f} {achieved:>8.1f} "
-                          f"{achieved / peak[prec]:>8.1%}", flush=True)
+            for compiled in (False, True) if args.compile else (False,):
+                # a fixed batch shape per call, as the engine's first step sees it
+                run = torch.compile(model, dynamic=False) if compiled else model
+                for prec in ("fp32", "bf16"):
+                    for b in batches:
+                        if kind == "maze" and b > 64:
+                            continue  # 900 tokens: large batches only measure memory traffic
+                        t = step_seconds(run, model.cfg, b, prec == "bf16", budget)
+                        achieved = flops * b / t / 1e9
+                        print(f"{name:<18} {count_parameters(model):>8} {flops / 1e9:>10.3f} {prec:>5} "
+                              f"{'yes' if compiled else 'no':>8} {b:>6} "
+                              f"{t * 1e3:>9.1f} {b / (t * args.steps):>10.2f} {achieved:>8.1f} "
+                              f"{achieved / peak[prec]:>8.1%}", flush=True)
 
 
 if __name__ == "__main__":

@@ -77,4 +77,23 @@ def test_info_command(ckpt):
 def test_installed_search_path(ckpt, monkeypatch):
     monkeypatch.setenv("RSOLVE_CHECKPOINTS", str(ckpt.path.parent))
     assert checkpoints.find_default("ldt", "sudoku") == ckpt.path
-    assert checkpoints.find_default("trm", "maze") is None
+    assert checkpoints.find_default("hrm", "maze") is None  # none ships
+
+
+SHIPPED = sorted(p for p in (Path(__file__).resolve().parent.parent / "checkpoints").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_checkpoints_load_and_carry_a_card(folder):
+    """Every shipped checkpoint validates (checksum, format), its weights fit its
+    architecture, its config names the engine, kind and versions, and its card says
+    how it was made and what it measured."""
+    from rsolve.engines.neural import check_weights
+
+    ckpt = checkpoints.validate(folder)
+    assert folder.name == f"{ckpt.config['engine']}-{ckpt.kind}"
+    assert {"format_version", "rsolve_version", "architecture"} <= ckpt.config.keys()
+    check_weights(ckpt, ckpt.config["engine"])
+    card = (folder / "README.md").read_text()
+    for needed in ("Command:", "Wall time:", "Machine:", "## Results"):
+        assert needed in card, f"{folder.name}: card lacks {needed!r}"

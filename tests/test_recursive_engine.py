@@ -12,6 +12,7 @@ import torch
 
 from rsolve import checkpoints, verify
 from rsolve.engines import EngineError, create
+from rsolve.engines.neural import can_compile
 from rsolve.models import hrm, trm
 from rsolve.models.layers import RecursiveOutput
 from rsolve.pipeline import Pipeline, SolveConfig
@@ -210,3 +211,29 @@ def test_maze_tokens_round_trip(ckpts):
     (a,) = e.solve_batch([too_big])
     assert a.status == "abstained" and "2x6 maze" in a.reason
     json.dumps(a.stats)
+
+
+def test_solve_cli_steps_and_halt_flags(ckpts):
+    """`--steps` and `--halt` reach the trm/hrm engines; engines without them refuse clearly."""
+    for name in ("trm", "hrm"):
+        p = subprocess.run([RSOLVE, "solve", "-", "-m", name, "-c", str(ckpts[name, "sudoku"]), "--steps", "3",
+                            "--halt", "max", "-f", "jsonl", "-q"], input=HARD, capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 1, p.stderr  # a tiny random network does not solve it
+        assert json.loads(p.stdout)["stats"]["steps"] == 3
+    p = subprocess.run([RSOLVE, "solve", "-", "-m", "trm", "-c", str(ckpts["trm", "sudoku"]), "--halt", "never"],
+                       input=HARD, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "halt" in p.stderr
+    p = subprocess.run([RSOLVE, "solve", "-", "-m", "sat", "--steps", "3"], input=HARD, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "steps" in p.stderr
+
+
+@pytest.mark.skipif(not can_compile("cpu"), reason="torch.compile needs a C++ compiler")
+def test_compiled_network_gives_the_same_answers(ckpts):
+    puzzles = [Sudoku.from_string(HARD), Sudoku.from_string(PUZZLE)]
+    plain = create("trm", "sudoku", checkpoint=str(ckpts["trm", "sudoku"]), device="cpu", steps=2)
+    fast = create("trm", "sudoku", checkpoint=str(ckpts["trm", "sudoku"]), device="cpu", steps=2, compile="on")
+    assert fast.run is not fast.model
+    for a, b in zip(plain.solve_batch(puzzles), fast.solve_batch(puzzles)):
+        assert a.solution == b.solution and a.stats == b.stats

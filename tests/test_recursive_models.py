@@ -114,15 +114,16 @@ def test_trm_gradient_only_through_last_recursion(mixer):
     assert saved_tensors(model, carry, tokens, h_cycles=4) == saved_tensors(model, carry, tokens, h_cycles=1) > 0
 
 
-def test_hrm_one_step_gradient():
+@pytest.mark.parametrize("mixer", ["attention", "mlp"])
+def test_hrm_one_step_gradient(mixer):
     torch.manual_seed(2)
-    model = hrm.build("sudoku", "cpu", **TINY_HRM)
+    model = hrm.build("sudoku", "cpu", **{**TINY_HRM, "mixer": mixer})
     tokens = sudoku_tokens()
     carry = model.initial_carry(2)
     out = model(carry, tokens)
     g_model = grads(model, out)
     # reference: N*T - 1 low steps and N - 1 high steps without a graph, then one of each
-    rope = (model.rope_cos, model.rope_sin)
+    rope = (model.rope_cos, model.rope_sin) if mixer == "attention" else None
     x = model.io.embed_tokens(tokens)
     z_h, z_l = carry
     with torch.no_grad():

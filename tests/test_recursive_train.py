@@ -171,3 +171,13 @@ def test_data_of_the_wrong_shape_is_one_clear_error(data):
     nine = train(_cfg("trm", data, data["root"] / "nine", max_steps=1))
     with pytest.raises(ValueError, match="reads 81 cells"):
         train(_cfg("trm", data, data["root"] / "four", data=str(four), init=str(nine), overrides={}))
+
+
+def test_preset_recipes_fill_only_what_the_user_left_unset():
+    base = dict(data="-", out="-", model="trm", precision="fp32", compile=False)
+    sudoku = RecursiveTrainConfig(kind="sudoku", preset="cpu", **base)
+    maze = RecursiveTrainConfig(kind="maze", preset="cpu", **base)
+    paper = RecursiveTrainConfig(kind="maze", preset="paper", **base)
+    assert (sudoku.batch, maze.batch, paper.batch) == (32, 16, 768)
+    assert maze.lr == sudoku.lr == 1e-3 and paper.max_steps_per_puzzle == 16
+    assert RecursiveTrainConfig(kind="maze", preset="cpu", batch=5, lr=2e-4, **base).batch == 5

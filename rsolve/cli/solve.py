@@ -52,6 +52,11 @@ def solve_command(
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, help="LDT: round budget per puzzle."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                               help="LDT: keep-probability under which a candidate is dropped."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="TRM/HRM: supervision steps at most "
+                                        "(default: the checkpoint's training setting)."),
+    halt: Optional[str] = typer.Option(None, "--halt", help="TRM/HRM: max (run every step, as the papers "
+                                       "evaluate) | q (stop when the Q head says halt) | verify (stop at the "
+                                       "first verified answer)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, messages or summary on stderr."),
 ):
     """Solve puzzles and print one verified result per input record.
@@ -76,7 +81,7 @@ def solve_command(
                          batch_size=batch_size, check_unique=check_unique,
                          options={**parse_options(option), **{k: v for k, v in dict(
                              propagate=propagate, search=search, chains=chains, rounds=rounds,
-                             threshold=threshold).items() if v is not None}})
+                             threshold=threshold, steps=steps, halt=halt).items() if v is not None}})
     _check_model(config, kind)
     jobs = jobs or os.cpu_count() or 1
     counts = dict.fromkeys(("solved", "abstained", "unsolvable", "invalid"), 0)
@@ -147,6 +152,11 @@ def verify_command(
                                                  help="Files of puzzle/answer pairs; '-' reads stdin."),
     kind: Optional[str] = typer.Option(None, "--kind", "-k", help=KIND_HELP),
     fmt: str = typer.Option("text", "--format", "-f", help="text | jsonl"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="TRM/HRM: supervision steps at most "
+                                        "(default: the checkpoint's training setting)."),
+    halt: Optional[str] = typer.Option(None, "--halt", help="TRM/HRM: max (run every step, as the papers "
+                                       "evaluate) | q (stop when the Q head says halt) | verify (stop at the "
+                                       "first verified answer)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary on stderr."),
 ):
     """Re-check answers with the symbolic verifiers.

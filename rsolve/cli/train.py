@@ -85,7 +85,7 @@ def _command(kind: str):
         minutes: float = typer.Option(100.0, "--minutes", help="Wall-time budget; the LR schedule fits it."),
         steps: int = typer.Option(0, "--steps", help="Stop after this many steps (0: time budget only)."),
         batch: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Batch; trm/hrm: slots per process "
-                                            "(default: ldt 64, trm/hrm cpu 32, paper 768)."),
+                                            "(default: ldt 64, trm/hrm cpu 32 (mazes 16), paper 768)."),
         lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: ldt 2e-3, trm/hrm "
                                            "cpu 1e-3, paper 1e-4)."),
         seed: int = typer.Option(0, "--seed"),

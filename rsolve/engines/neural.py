@@ -3,6 +3,9 @@ checkpoint folder into a model (safetensors only, never pickle)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+
 from .. import checkpoints
 from . import EngineError
 
@@ -18,6 +21,15 @@ def device_for(device: str | None):
     if device not in ("cpu", "cuda"):
         raise EngineError(f"unknown device {device!r} (auto, cpu, cuda)")
     return torch.device(device)
+
+
+def can_compile(device: str) -> bool:
+    """torch.compile needs a C++ compiler on the CPU (CUDA builds bring Triton)."""
+    import torch
+
+    if str(device) != "cpu" and torch.cuda.is_available():
+        return True
+    return any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c)
 
 
 def check_options(model: str, options: dict, allowed: dict) -> dict:

@@ -20,15 +20,14 @@ plain softmax cross-entropy (what inference reads, and no float64 on GPUs).
 from __future__ import annotations
 
 import copy
-import os
 import random
-import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engines.neural import can_compile
 from ..puzzles.dataset import to_token_arrays
 from ..puzzles.symmetry import sudoku_symmetry
 
@@ -43,6 +42,9 @@ TRAIN_PRESETS = {
     "paper": dict(batch=768, lr=1e-4, weight_decay=1.0, max_steps_per_puzzle=16),
     "cpu": dict(batch=32, lr=1e-3, weight_decay=0.1, max_steps_per_puzzle=8),
 }
+# A maze sample costs ~40x a Sudoku one here (900 positions, attention), so the
+# cpu recipe halves the batch to keep the optimizer steps per hour up.
+KIND_OVERRIDES = {("cpu", "maze"): dict(batch=16)}
 
 
 def native_bf16(device: str) -> bool:
@@ -57,13 +59,6 @@ def native_bf16(device: str) -> bool:
     except OSError:
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def can_compile(device: str) -> bool:
-    """torch.compile needs a C++ compiler on the CPU (CUDA builds bring Triton)."""
-    if device != "cpu" and torch.cuda.is_available():
-        return True
-    return any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c)
 
 
 @dataclass
@@ -115,7 +110,8 @@ class RecursiveTrainConfig:
             self.preset = "paper" if cuda else "cpu"
         if self.preset not in TRAIN_PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose from auto, {', '.join(TRAIN_PRESETS)}")
-        for key, value in TRAIN_PRESETS[self.preset].items():
+        recipe = {**TRAIN_PRESETS[self.preset], **KIND_OVERRIDES.get((self.preset, self.kind), {})}
+        for key, value in recipe.items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
         if self.precision == "auto":
