@@ -34,7 +34,7 @@ OPTIONS = {
     "cycles": 0,  # high-level cycles per step, TRM's T or HRM's N (0: the checkpoint's)
     "precision": ("auto", "fp32", "bf16"),  # auto: what the checkpoint was trained in
     # torch.compile the network: about a minute of compiling per process, then
-    # 1.2-1.6x faster steps (bench/recursive_infer_speed.py --compile); for long streams
+    # up to 1.6x faster steps (bench/recursive_infer_speed.py --compile); for long streams
     "compile": ("off", "on"),
 }
 DEFAULT_STEPS = 16  # N_sup of both papers
