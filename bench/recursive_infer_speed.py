@@ -63,13 +63,14 @@ def step_flops(model) -> float:
     return counter.get_total_flops() + sum(attention)
 
 
-def step_seconds(model, cfg, batch: int, bf16: bool, budget: float) -> float:
-    tokens = torch.randint(1, cfg.vocab_size, (batch, cfg.seq_len))
-    carry = (model._orig_mod if hasattr(model, "_orig_mod") else model).initial_carry(batch)
+def step_seconds(run, model, batch: int, bf16: bool, budget: float) -> float:
+    """Best time of one step of `run` (the model or its compiled form)."""
+    tokens = torch.randint(1, model.cfg.vocab_size, (batch, model.cfg.seq_len))
+    carry = model.initial_carry(batch)
 
     def step():
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            model(carry, tokens)
+            run(carry, tokens)
 
     return best_seconds(step, budget)
 
@@ -106,7 +107,7 @@ def main() -> None:
                     for b in batches:
                         if kind == "maze" and b > 64:
                             continue  # 900 tokens: large batches only measure memory traffic
-                        t = step_seconds(run, model.cfg, b, prec == "bf16", budget)
+                        t = step_seconds(run, model, b, prec == "bf16", budget)
                         achieved = flops * b / t / 1e9
                         print(f"{name:<18} {count_parameters(model):>8} {flops / 1e9:>10.3f} {prec:>5} "
                               f"{'yes' if compiled else 'no':>8} {b:>6} "

@@ -47,7 +47,7 @@ PRESETS = {
     ("maze", "paper"): dict(dim=512, heads=8, h_layers=4, l_layers=4, h_cycles=2, l_cycles=2),
     # for a 2-core CPU. Sudoku mixes positions with TRM's MLP mixer: with attention
     # this width sat at 46% cell accuracy after 18 minutes of training, where the
-    # MLP-mixer TRM was past 90% (README "TRM and HRM")
+    # MLP-mixer TRM was past 90% (README "TRM and HRM results")
     ("sudoku", "cpu"): dict(dim=128, heads=4, h_layers=2, l_layers=2, ffn_multiple=64, h_cycles=2, l_cycles=2,
                             mixer="mlp"),
     ("maze", "cpu"): dict(dim=96, heads=4, h_layers=2, l_layers=2, ffn_multiple=64, h_cycles=2, l_cycles=2),

@@ -47,8 +47,8 @@ PRESETS = {
     # TRM-Att, 6,828,034); Maze-Hard TRM-Att with n=4, 6,822,914
     ("sudoku", "paper"): dict(dim=512, heads=8, layers=2, mixer="mlp", h_cycles=3, l_cycles=6, prefix_len=16),
     ("maze", "paper"): dict(dim=512, heads=8, layers=2, mixer="attention", h_cycles=3, l_cycles=4, prefix_len=16),
-    # for a 2-core CPU (about 0.42M params each): narrow, one prefix position;
-    # Sudoku with fewer latent steps (README "TRM and HRM" has the measurements)
+    # for a 2-core CPU (about 0.42M params each): narrow, one prefix position,
+    # Sudoku with fewer latent steps
     ("sudoku", "cpu"): dict(dim=128, heads=4, layers=2, mixer="mlp", ffn_multiple=64, h_cycles=3, l_cycles=4,
                             prefix_len=1),
     # mazes: attention over 900 positions, where the softmax (per head) is the cost;
