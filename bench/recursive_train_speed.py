@@ -19,10 +19,11 @@ import time
 
 import torch
 
-from rsolve.train.common import pick_device, set_threads
-from rsolve.train.recursive import RecursiveTrainConfig, empty_slots
-from rsolve.train.recursive_io import MODULES
-from rsolve.train.recursive_loop import Stepper
+from rsolve.devices import resolve_device
+from rsolve.train.common import set_threads
+from rsolve.train.recursive import empty_slots
+from rsolve.train.recursive_config import RecursiveTrainConfig
+from rsolve.train.recursive_loop import MODULES, Stepper
 
 
 def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device) -> tuple[float, int]:
@@ -32,7 +33,7 @@ def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup,
     model = MODULES[model_name].build(kind, preset).to(device)
     stepper = Stepper(model, cfg, device)
     cells, vocab = model.cfg.seq_len, model.cfg.vocab_size
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(0)  # halting draws on the slots' device
 
     def draw(n):
         return torch.randint(1, vocab, (n, cells)), torch.randint(1, vocab, (n, cells))
@@ -65,7 +66,7 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     set_threads(a.threads)
-    device = pick_device(a.device)
+    device = resolve_device(a.device)
     presets = (a.presets or ("cpu" if a.quick else "cpu,paper")).split(",")
     compiles = [c == "on" for c in (a.compile or ("off" if a.quick else "off,on")).split(",")]
     steps = a.steps or (2 if a.quick else 5)

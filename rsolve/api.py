@@ -84,6 +84,8 @@ def _answer_of(rec: Record):
     """(puzzle, answer) of a record to verify; answer None when it carries none."""
     p = rec.puzzle
     text = rec.extra.get("solution")
+    if text is not None and not isinstance(text, str):  # JSON gives numbers, lists, ... too
+        raise PuzzleError(f"'solution' must be a string, got {type(text).__name__}")
     if isinstance(p, Maze):
         if text is not None:
             return p.puzzle(), Maze.from_rows(text.split("\n"))
@@ -108,7 +110,7 @@ def check_records(records: Iterable[Record]) -> Iterator[Check]:
         if answer is None:
             status = rec.extra.get("status")
             yield Check(rec.index, rec.source, rec.kind, None,
-                        reason="no answer to check" + (f" (status {status})" if status else ""))
+                        reason="no answer to check" + (f" (status {status})" if isinstance(status, str) else ""))
             continue
         v = _verify.check(puzzle, answer)
         yield Check(rec.index, rec.source, rec.kind, v.ok, v.optimal, v.reason)

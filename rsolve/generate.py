@@ -9,8 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .engines.exact import bfs_path
-from .puzzles.maze import GOAL, OPEN, START, WALL, Maze
+from .puzzles.maze import GOAL, OPEN, START, WALL, Maze, bfs_path
 from .puzzles.sudoku import Sudoku, geometry, supported_sides
 from .verify.sudoku import sat_for
 

@@ -5,18 +5,20 @@ proposed solution through the symbolic verifier. Only an accepted answer becomes
 `solved`; a rejected one becomes `abstained` with the verifier's reason in
 `stats`. `stream` does the same over an unbounded iterator, optionally in worker
 processes for engines that allow it, yielding results in input order with a
-bounded number of batches in flight.
+bounded number of batches in flight; a batch that cannot fill because the input
+paused goes out as it is (rsolve.batching).
 """
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Iterable, Iterator
 
 from . import engines, verify
+from .batching import batches
 from .puzzles import Record
 
 STATUSES = ("solved", "abstained", "unsolvable", "invalid")
@@ -33,7 +35,7 @@ class Result:
     verified: bool = False
     unique: bool | None = None
     engine: str | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # this record's own time in the engine and the verifier
     error: str | None = None
     stats: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # carried over from the input record
@@ -63,7 +65,7 @@ class SolveConfig:
     seed: int = 0
     batch_size: int | None = None
     check_unique: bool = False
-    options: dict = field(default_factory=dict)  # engine-specific
+    options: dict = field(default_factory=dict)  # user values; each engine gets the ones it declares
 
 
 class Pipeline:
@@ -71,13 +73,13 @@ class Pipeline:
 
     def __init__(self, config: SolveConfig):
         self.config = config
-        self._engines: dict[str, object] = {}
+        self._engines: dict[tuple[str, str], object] = {}
 
     def engine(self, kind: str, name: str):
         if (kind, name) not in self._engines:
             c = self.config
             self._engines[(kind, name)] = engines.create(name, kind, checkpoint=c.checkpoint, device=c.device,
-                                                         seed=c.seed, **c.options)
+                                                         seed=c.seed, options=engines.declared(name, c.options))
         return self._engines[(kind, name)]
 
     def run(self, records: list[Record]) -> list[Result]:
@@ -91,54 +93,66 @@ class Pipeline:
             try:
                 name = engines.resolve_name(self.config.model, rec.puzzle.kind, rec.puzzle)
             except engines.EngineError as exc:
-                results[i] = Result(rec.index, rec.source, rec.puzzle.kind, "invalid", rec.puzzle, error=str(exc),
-                                    extra=rec.extra)
+                results[i] = _invalid(rec, rec.puzzle.kind, str(exc))
                 continue
             groups.setdefault((rec.puzzle.kind, name), []).append(i)
         for (kind, name), idx in groups.items():
-            try:
-                engine = self.engine(kind, name)
-            except engines.EngineError as exc:
-                for i in idx:
-                    rec = records[i]
-                    results[i] = Result(rec.index, rec.source, kind, "invalid", rec.puzzle, error=str(exc),
-                                        extra=rec.extra)
-                continue
-            # a maze given with a path marked is solved from scratch
-            puzzles = [records[i].puzzle.puzzle() if kind == "maze" else records[i].puzzle for i in idx]
-            t0 = time.perf_counter()
-            attempts = engine.solve_batch(puzzles)
-            share = (time.perf_counter() - t0) / len(idx)
-            for i, attempt in zip(idx, attempts):
-                results[i] = self._judge(records[i], attempt, name, share)
+            for i, res in zip(idx, self._run_group(kind, name, [records[i] for i in idx])):
+                results[i] = res
         return results  # type: ignore[return-value]
 
+    def _run_group(self, kind: str, name: str, records: list[Record]) -> list[Result]:
+        try:
+            engine = self.engine(kind, name)
+        except engines.EngineError as exc:
+            return [_invalid(rec, kind, str(exc)) for rec in records]
+        # a maze given with a path marked is solved from scratch
+        puzzles = [rec.puzzle.puzzle() if kind == "maze" else rec.puzzle for rec in records]
+        attempts, seconds = _timed(engine, puzzles, engines.REGISTRY[name].parallel)
+        return [self._judge(rec, attempt, name, spent) for rec, attempt, spent in zip(records, attempts, seconds)]
+
     def _judge(self, rec: Record, attempt: engines.Attempt, name: str, seconds: float) -> Result:
+        t0 = time.perf_counter()
         stats = dict(attempt.stats)
-        seconds = stats.pop("seconds", seconds)
+        stats.pop("seconds", None)
         puzzle = rec.puzzle.puzzle() if rec.puzzle.kind == "maze" else rec.puzzle
-        res = Result(rec.index, rec.source, puzzle.kind, "abstained", puzzle, engine=name,
-                     seconds=seconds, stats=stats, extra=rec.extra)
+        res = Result(rec.index, rec.source, puzzle.kind, "abstained", puzzle, engine=name, stats=stats,
+                     extra=rec.extra)
         if attempt.solution is not None:
             verdict = verify.check(puzzle, attempt.solution)
             if verdict.accepted:
                 res.status, res.solution, res.verified = "solved", attempt.solution, True
                 if self.config.check_unique:
                     res.unique = verify.is_unique(puzzle, attempt.solution)
-            else:
-                stats["rejected_by_verifier"] = verdict.reason or "invalid answer"
+            else:  # the engine's fault, not the puzzle's
+                stats["rejected_by_verifier"] = f"model answer rejected: {verdict.reason or 'invalid answer'}"
         elif attempt.status == "unsolvable":
             res.status = "unsolvable"
             stats["reason"] = attempt.reason
         else:
             stats.setdefault("reason", attempt.reason or "no verified answer within budget")
+        res.seconds = seconds + time.perf_counter() - t0
         return res
 
 
-def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    it = iter(records)
-    while batch := list(islice(it, size)):
-        yield batch
+def _invalid(rec: Record, kind: str | None, error: str) -> Result:
+    return Result(rec.index, rec.source, kind, "invalid", rec.puzzle, error=error, extra=rec.extra)
+
+
+def _timed(engine, puzzles: list, one_by_one: bool) -> tuple[list[engines.Attempt], list[float]]:
+    """The engine's attempts and each puzzle's own seconds: exact engines are timed puzzle by
+    puzzle; batched engines say each puzzle's share in stats["seconds"] (else the mean)."""
+    if one_by_one:
+        attempts, seconds = [], []
+        for p in puzzles:
+            t0 = time.perf_counter()
+            attempts += engine.solve_batch([p])
+            seconds.append(time.perf_counter() - t0)
+        return attempts, seconds
+    t0 = time.perf_counter()
+    attempts = engine.solve_batch(puzzles)
+    mean = (time.perf_counter() - t0) / max(1, len(puzzles))
+    return attempts, [float(a.stats.get("seconds", mean)) for a in attempts]
 
 
 _WORKER: Pipeline | None = None
@@ -146,6 +160,8 @@ _WORKER: Pipeline | None = None
 
 def _worker_init(config: SolveConfig) -> None:
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent alone handles it and stops the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = Pipeline(config)
 
 
@@ -153,51 +169,48 @@ def _worker_run(batch: list[Record]) -> list[Result]:
     return _WORKER.run(batch)  # type: ignore[union-attr]
 
 
-def _candidates(config: SolveConfig) -> list[str]:
-    """The engines a configuration may run."""
-    if config.model != "auto":
-        return [config.model]
-    return sorted({n for order in engines.AUTO_ORDER.values() for n in order})
-
-
-def batch_size_for(config: SolveConfig, kind: str | None = None) -> int:
+def batch_size_for(config: SolveConfig) -> int:
     if config.batch_size:
         return config.batch_size
-    names = _candidates(config)
-    sizes = [engines.REGISTRY[n].default_batch for n in names if n in engines.REGISTRY]
+    sizes = [engines.REGISTRY[n].default_batch for n in engines.candidates(config.model)]
     return min(sizes) if sizes else 64
 
 
 def parallel_ok(config: SolveConfig) -> bool:
-    names = _candidates(config)
-    return all(engines.REGISTRY[n].parallel for n in names if n in engines.REGISTRY)
+    return all(engines.REGISTRY[n].parallel for n in engines.candidates(config.model))
 
 
 def stream(records: Iterable[Record], config: SolveConfig, jobs: int = 1) -> Iterator[Result]:
-    """Results in input order. With jobs > 1 (and an engine that allows it), batches
-    go to worker processes; a pool is only started once there is a second batch."""
-    batches = _batches(records, batch_size_for(config))
+    """Results in input order. With jobs > 1 (and engines that allow it), batches go to
+    worker processes; a pool is only started once there is a second batch. Raises
+    EngineError up front for an option no engine of the configuration declares."""
+    engines.route_options([config.model], config.options)
+    chunks = batches(records, batch_size_for(config))
     pipeline = Pipeline(config)
-    first = next(batches, None)
+    first = next(chunks, None)
     if first is None:
         return
-    second = next(batches, None)
-    if second is None or jobs <= 1 or not parallel_ok(config):
-        yield from pipeline.run(first)
-        if second is not None:
-            yield from pipeline.run(second)
-            for batch in batches:
-                yield from pipeline.run(batch)
+    yield from pipeline.run(first)
+    second = next(chunks, None)
+    if second is None:
         return
+    if jobs <= 1 or not parallel_ok(config):
+        yield from pipeline.run(second)
+        for chunk in chunks:
+            yield from pipeline.run(chunk)
+        return
+    yield from _in_workers([second], chunks, config, jobs)
+
+
+def _in_workers(head: list, chunks: Iterator[list[Record]], config: SolveConfig, jobs: int) -> Iterator[Result]:
     import multiprocessing as mp
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ctx.Pool(jobs, initializer=_worker_init, initargs=(config,)) as pool:
         pending: deque = deque()
-        source = iter([first, second])
-        for batch in (b for src in (source, batches) for b in src):
-            pending.append(pool.apply_async(_worker_run, (batch,)))
-            if len(pending) >= 3 * jobs:  # bounded memory: a few batches in flight
+        for chunk in (c for source in (head, chunks) for c in source):
+            pending.append(pool.apply_async(_worker_run, (chunk,)))
+            while pending and (len(pending) >= 3 * jobs or pending[0].ready()):  # bounded: a few in flight
                 yield from pending.popleft().get()
         while pending:
             yield from pending.popleft().get()

@@ -1,6 +1,7 @@
 """The checkpoint folder format: save, validate, and refuse what must be refused."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,18 +67,92 @@ def test_interrupted_save_leaves_previous_loadable(ckpt):
     assert validate(ckpt.path).path == ckpt.path
 
 
-def test_info_command(ckpt):
-    p = subprocess.run([RSOLVE, "info", str(ckpt.path)], capture_output=True, text=True, timeout=60)
+def tiny_ldt(folder, **extra):
+    from rsolve.models import ldt
+
+    model = ldt.build("sudoku", "cpu", dim=8, heads=2, layers=1, loops=1)
+    return save(folder, model.state_dict(), engine="ldt", kind="sudoku", architecture=model.cfg.to_dict(),
+                card="# tiny\n\nmeasured: nothing\n", extra=extra or None)
+
+
+def test_info_command(ckpt, tmp_path):
+    good = tiny_ldt(tmp_path / "good")
+    p = subprocess.run([RSOLVE, "info", str(good.path)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "ok - model ldt, sudoku" in p.stdout and "measured" in p.stdout
-    (ckpt.path / checkpoints.WEIGHTS).write_bytes(b"\x00" * 4)
+    # an LDT config must describe a network the weights fit, as for trm and hrm
     p = subprocess.run([RSOLVE, "info", str(ckpt.path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "architecture is not one for model 'ldt'" in p.stderr
+    (good.path / checkpoints.WEIGHTS).write_bytes(b"\x00" * 4)
+    p = subprocess.run([RSOLVE, "info", str(good.path)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "truncated" in p.stderr
 
 
-def test_installed_search_path(ckpt, monkeypatch):
+def test_installed_search_path(ckpt, monkeypatch, tmp_path):
+    monkeypatch.setenv("RSOLVE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RSOLVE_CHECKPOINTS", str(ckpt.path.parent))
     assert checkpoints.find_default("ldt", "sudoku") == ckpt.path
     assert checkpoints.find_default("hrm", "maze") is None  # none ships
+
+
+def test_user_dir_follows_rsolve_home_then_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("RSOLVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert checkpoints.user_dir() == tmp_path / "home" / "checkpoints"
+    monkeypatch.delenv("RSOLVE_HOME")
+    assert checkpoints.user_dir() == tmp_path / "xdg" / "rsolve" / "checkpoints"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/dir")  # the XDG spec says: ignore it
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    assert checkpoints.user_dir() == tmp_path / "me" / ".local" / "share" / "rsolve" / "checkpoints"
+    monkeypatch.setenv("RSOLVE_CHECKPOINTS", os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]))
+    assert checkpoints.search_path() == [tmp_path / "a", tmp_path / "b", checkpoints.shipped_dir(),
+                                         checkpoints.user_dir()]
+
+
+def test_trained_checkpoints_are_found_by_name(monkeypatch, tmp_path):
+    monkeypatch.setenv("RSOLVE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RSOLVE_CHECKPOINTS", raising=False)
+    mine = tiny_ldt(checkpoints.user_dir() / "mine").path
+    assert checkpoints.resolve("mine") == mine and checkpoints.validate("mine").path == mine
+    assert checkpoints.resolve(str(mine)) == mine  # a folder path is used as is
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()  # an existing folder wins over the name
+    assert checkpoints.resolve("mine") == Path("mine")
+    (tmp_path / "mine").rmdir()
+    # the shipped checkpoints come first: --model auto keeps preferring them
+    shipped = checkpoints.shipped_dir() / "ldt-sudoku"
+    assert checkpoints.find_default("ldt", "sudoku") == shipped
+    assert mine in [path for path, config, error in checkpoints.installed() if config]
+    (checkpoints.user_dir() / "killed.partial").mkdir()  # a save still running is not installed
+    (checkpoints.user_dir() / "killed.partial" / checkpoints.CONFIG).write_text("{}")
+    assert not [p for p, _, _ in checkpoints.installed() if p.name.endswith(".partial")]
+    with pytest.raises(CheckpointError) as info:
+        checkpoints.validate("nosuch")
+    assert str(info.value) == (f"no checkpoint named 'nosuch' (looked in: {checkpoints.shipped_dir()}, "
+                               f"{checkpoints.user_dir()})")
+    with pytest.raises(CheckpointError, match="not a checkpoint folder"):
+        checkpoints.validate(str(tmp_path / "nosuch"))  # a path is never looked up by name
+    from rsolve.engines.neural import load_model
+
+    model, ckpt = load_model("ldt", "sudoku", "mine", "cpu")
+    assert ckpt.path == mine and model.cfg.dim == 8
+
+
+def test_models_and_info_see_trained_checkpoints(tmp_path):
+    env = {**os.environ, "RSOLVE_HOME": str(tmp_path / "home"), "COLUMNS": "400"}
+    env.pop("RSOLVE_CHECKPOINTS", None)
+    folder = tiny_ldt(tmp_path / "home" / "checkpoints" / "mine").path
+    p = subprocess.run([RSOLVE, "models"], capture_output=True, text=True, timeout=60, env=env)
+    row = next(line for line in p.stdout.splitlines() if str(folder) in line)
+    assert p.returncode == 0 and "ldt" in row and "sudoku" in row and "ok" in row
+    assert "ldt-sudoku" in p.stdout  # and the shipped ones
+    p = subprocess.run([RSOLVE, "info", "mine"], capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 0 and p.stdout.startswith(f"{folder}: ok - model ldt")
+
+
+def test_every_checkpoint_engine_is_known():
+    from rsolve.engines import REGISTRY
+
+    assert {s.weights or s.name for s in REGISTRY.values() if s.neural} == set(checkpoints.ENGINES)
 
 
 SHIPPED = sorted(p for p in (Path(__file__).resolve().parent.parent / "checkpoints").iterdir() if p.is_dir())

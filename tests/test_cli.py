@@ -1,13 +1,18 @@
-"""The command line as users and scripts meet it: streams, formats, exit codes, errors."""
+"""The command line as users and scripts meet it: streams, formats, exit codes, errors.
+
+Most tests call the Typer app in-process (CliRunner); the ones about the process
+itself (start-up without torch, closed pipes, signals, terminals) run the console
+script, in tests/test_cli_process.py.
+"""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-RSOLVE = str(Path(sys.executable).parent / "rsolve")
+from rsolve.cli import app
+
 PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 SOLUTION = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
 NO_SOLUTION = "12345678." + "........9" + "." * 63
@@ -15,16 +20,10 @@ MAZE = "#########\n#S..#...#\n#.#.#.#.#\n#.#...#G#\n#########"
 
 
 def run(*args, stdin: str | bytes = ""):
-    data = stdin.encode() if isinstance(stdin, str) else stdin
-    p = subprocess.run([RSOLVE, *args], input=data, capture_output=True, timeout=120)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-
-def test_help_is_fast_path_without_torch():
-    code = ("import sys; from rsolve.cli import app; from rsolve import api; "
-            "api.solve('%s', model='sat'); assert 'torch' not in sys.modules, 'torch imported'" % PUZZLE)
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-    assert run("--help")[0] == 0
+    res = CliRunner().invoke(app, [str(a) for a in args], input=stdin)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res.exit_code, res.stdout, res.stderr
 
 
 def test_piped_text_output_is_one_line_per_record_in_order():
@@ -67,6 +66,11 @@ def test_verify_text_pairs_and_missing_answers():
     assert out.splitlines()[0].startswith("ok") and out.splitlines()[1].startswith("NONE")
 
 
+def test_verify_has_no_engine_flags():
+    code, _, err = run("verify", "--steps", "3", stdin=f"{PUZZLE}:{SOLUTION}\n")
+    assert code == 2 and "No such option: --steps" in err
+
+
 def test_usage_errors_are_one_line_exit_2(tmp_path):
     for args, expected in [
         (("solve", str(tmp_path / "missing.txt")), "no such file"),
@@ -74,13 +78,71 @@ def test_usage_errors_are_one_line_exit_2(tmp_path):
         (("solve", "-m", "sat", "-k", "maze", "-"), "models for maze: bfs"),
         (("solve", "-f", "xml", "-"), "unknown format"),
         (("solve", "--device", "tpu", "-"), "unknown device"),
-        (("solve", "-m", "sat", "-c", str(tmp_path), "-"), "takes no checkpoint"),
+        (("solve", "-m", "sat", "-c", str(tmp_path), "-"), "takes none"),
+        (("solve", "-m", "sat", "--chains", "4", "-"), "model 'sat' has no option 'chains'"),
+        (("solve", "-m", "sat", "-O", "rounds=3", "-"), "it is an option of ldt"),
+        (("solve", "-O", "steps=3", "-"), "no model among bfs, ldt, sat takes option 'steps'"),
+        (("solve", "-m", "ldt", "--chains", "many", "-"), "option chains='many' (ldt): expected an integer"),
+        (("solve", "-m", "ldt", "--threshold", "2", "-"), "must be in [0, 1]"),
+        (("solve", "-m", "ldt", "-O", "propagate=maybe", "-"), "choose from auto, none, singles, dead-ends"),
+        (("solve", "-m", "trm", "-O", "novalue", "-"), "expected KEY=VALUE"),
         (("info", str(tmp_path / "nope")), "not a checkpoint folder"),
         (("eval", str(tmp_path / "nope.jsonl")), "no such file"),
+        (("eval", str(tmp_path / "nope.jsonl"), "-m", "sat", "-O", "chains=2"), "no option 'chains'"),
     ]:
         code, out, err = run(*args, stdin=PUZZLE)
         assert code == 2, (args, err)
         assert expected in err and len(err.strip().splitlines()) == 1 and out == "", (args, err)
+
+
+def test_an_option_goes_only_to_the_engine_that_declares_it():
+    """`--chains` is an LDT option: with auto, the mazes of a mixed stream still go to bfs."""
+    code, out, err = run("solve", "--chains", "1", "--rounds", "50", "-f", "jsonl", stdin=f"{PUZZLE}\n\n{MAZE}\n")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0, err
+    assert [(r["engine"], r["status"]) for r in rows] == [("ldt", "solved"), ("bfs", "solved")]
+    assert rows[0]["stats"]["chains"] == 1
+
+
+def test_model_names_are_case_insensitive():
+    code, out, _ = run("solve", "-m", "SAT", stdin=PUZZLE)
+    assert code == 0 and out.strip() == SOLUTION
+    code, out, _ = run("solve", "-m", " Bfs ", "-f", "jsonl", stdin=MAZE)
+    assert code == 0 and json.loads(out)["engine"] == "bfs"
+
+
+def test_no_gpu_is_one_usage_error_before_any_record():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    for args in (("solve", "-m", "ldt", "--device", "cuda", "-"), ("solve", "--device", "cuda", "-")):
+        code, out, err = run(*args, stdin=f"{PUZZLE}\n")
+        assert code == 2 and out == "" and "no CUDA device" in err and len(err.splitlines()) == 1
+    code, out, err = run("eval", "-", "-m", "ldt", "--device", "cuda", stdin=f"{PUZZLE}\n")
+    assert code == 2 and "no CUDA device" in err
+
+
+def test_seconds_are_each_records_own():
+    easy = PUZZLE
+    hard = "8..........36......7..9.2...5...7.......457.....1...3...1....68..85...1..9....4.."
+    code, out, _ = run("solve", "-m", "ldt", "-f", "jsonl", stdin=f"{easy}\n{hard}\n{easy}\n")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["status"] for r in rows] == ["solved"] * 3
+    assert rows[1]["stats"]["rounds"] > rows[0]["stats"]["rounds"]
+    assert rows[1]["seconds"] > rows[0]["seconds"] and rows[1]["seconds"] > rows[2]["seconds"]
+
+
+def test_a_rejected_model_answer_is_the_models_fault(shared_data):
+    text = (shared_data / "sudoku/tdoku-datasets/puzzles6_forum_hardest_1106").read_text()
+    hardest = [line for line in text.splitlines() if line and not line.startswith("#")][:8]
+    code, out, _ = run("solve", "-m", "sotaku", "-f", "jsonl", stdin="\n".join(hardest) + "\n")
+    rows = [json.loads(line) for line in out.splitlines()]
+    rejected = [r for r in rows if "rejected_by_verifier" in r["stats"]]
+    assert code == 1 and rejected and all(r["status"] == "abstained" for r in rejected)
+    assert all(r["stats"]["rejected_by_verifier"].startswith("model answer rejected: ") for r in rejected)
+    code, out, _ = run("solve", "-m", "sotaku", "-f", "text", stdin=hardest[0] + "\n")
+    assert out.strip().endswith("\tabstained")
 
 
 def test_wrong_engine_for_a_record_is_invalid_not_a_crash():
@@ -127,9 +189,19 @@ def test_many_records_stream_with_workers(shared_data):
         assert all(a == "." or a == b for a, b in zip(p, s))
 
 
-def test_models_lists_engines():
+def test_models_lists_engines_and_their_options():
     code, out, _ = run("models")
-    assert code == 0 and "sat" in out and "bfs" in out
+    assert code == 0 and "sat" in out and "bfs" in out and "ldt-sudoku" in out
+    code, out, _ = run("models", "--options")
+    assert code == 0 and "ldt options" in out and "chains (--chains)" in out and "trm options" in out
+    assert "halt (--halt)" in out and "sat, bfs: no options" in out
+
+
+def test_solve_help_lists_engine_flags_from_the_specs():
+    code, out, _ = run("solve", "--help")
+    assert code == 0
+    for flag in ("--chains", "--rounds", "--threshold", "--propagate", "--search", "--steps", "--halt"):
+        assert flag in out
 
 
 def test_generate_and_eval_and_data_commands(tmp_path):
@@ -144,7 +216,8 @@ def test_generate_and_eval_and_data_commands(tmp_path):
     summary = json.loads(out.splitlines()[-1])
     assert code == 0 and summary["solved_pct"] == 100.0 and summary["label_match_pct"] == 100.0
     code, out, _ = run("eval", str(ds), "-m", "sat")
-    assert code == 0 and "solved %" in out and "100.00" in out
+    assert code == 0 and "solved" in out and "100.00" in out
+    assert max(len(line) for line in out.splitlines()) <= 100  # the table fits 100 columns
     code, _, err = run("data", "split", str(ds), "--val", "0.4", "--seed", "1")
     train = (tmp_path / "gen.train.jsonl").read_text().splitlines()
     val = (tmp_path / "gen.val.jsonl").read_text().splitlines()
@@ -156,6 +229,16 @@ def test_generate_and_eval_and_data_commands(tmp_path):
     assert code == 0 and json.loads(out.splitlines()[-1])["solved_pct"] == 100.0
 
 
+def test_eval_routes_options_per_model(tmp_path):
+    ds = tmp_path / "gen.jsonl"
+    run("generate", "sudoku", "-n", "3", "--seed", "4", "-o", str(ds))
+    code, out, err = run("eval", str(ds), "-m", "ldt,sat", "-O", "chains=1", "-f", "jsonl")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines() if '"summary"' not in line]
+    assert {r["model"] for r in rows} == {"ldt", "sat"}
+    assert all(r["stats"]["chains"] == 1 for r in rows if r["model"] == "ldt")
+
+
 def test_data_import_hrm_and_label(shared_data, tmp_path):
     out = tmp_path / "maze.jsonl"
     code, _, err = run("data", "import", str(shared_data / "maze/maze-hard-30x30/train"), str(out))
@@ -164,11 +247,3 @@ def test_data_import_hrm_and_label(shared_data, tmp_path):
     code, _, err = run("data", "import", str(shared_data / "sudoku/tdoku-datasets/puzzles6_forum_hardest_1106"),
                        str(t), "--label")
     assert code == 0 and "375 with solutions" in err
-
-
-@pytest.mark.parametrize("fmt", ["text", "jsonl"])
-def test_broken_pipe_is_quiet(fmt, shared_data):
-    path = shared_data / "sudoku/tdoku-datasets/puzzles3_magictour_top1465"
-    p = subprocess.run(f"{RSOLVE} solve -m sat -f {fmt} {path} | head -n 2", shell=True, capture_output=True,
-                       timeout=120)
-    assert len(p.stdout.splitlines()) == 2 and b"Traceback" not in p.stderr

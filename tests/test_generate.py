@@ -4,10 +4,10 @@ import random
 
 import pytest
 
-from rsolve.engines.exact import bfs_path
 from rsolve.generate import (GenerationError, generate_maze, generate_sudoku, iter_maze,
                              iter_sudoku, rate_sudoku)
 from rsolve.puzzles import Maze, Sudoku
+from rsolve.puzzles.maze import bfs_path
 from rsolve.verify import check
 from rsolve.verify.sudoku import sat_for
 

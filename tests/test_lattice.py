@@ -7,9 +7,9 @@ import torch
 
 from rsolve.generate import iter_maze, iter_sudoku
 from rsolve.lattice import domain_for
-from rsolve.lattice.maze import FREE, PATH, maze_target
+from rsolve.lattice.maze import FREE, ON_PATH, maze_target
 from rsolve.lattice.rounds import SymmetryPool, project
-from rsolve.puzzles import Maze, Sudoku
+from rsolve.puzzles import Maze
 from rsolve.verify import check
 
 
@@ -77,7 +77,7 @@ def test_dead_end_closure_keeps_every_shortest_path():
         d = domain_for("maze", height=12, width=12)
         cand, fixed, static = d.encode([maze])
         closed = d.close(cand, static)
-        assert (closed[0, list(solution.path_cells()), PATH]).all()
+        assert (closed[0, list(solution.path_cells()), ON_PATH]).all()
         assert not d.bottom(closed, static)[0]
 
 
@@ -91,9 +91,9 @@ def test_maze_target_on_real_data(shared_data):
         path = sorted(solved.path_cells())
         keep, ok = maze_target(cand[0].numpy(), maze.start, maze.goal, len(path) + 1, 30, 30)
         assert ok
-        assert keep[path, PATH].all()  # the label is one of the shortest paths kept
+        assert keep[path, ON_PATH].all()  # the label is one of the shortest paths kept
         # forcing a cell off every shortest path makes the state inconsistent
-        off = next(i for i in range(900) if maze.grid[i] == "." and not keep[i, PATH])
+        off = next(i for i in range(900) if maze.grid[i] == "." and not keep[i, ON_PATH])
         bad = cand[0].numpy().copy()
         bad[off, FREE] = False
         assert maze_target(bad, maze.start, maze.goal, len(path) + 1, 30, 30)[1] is False
@@ -121,5 +121,5 @@ def test_maze_target_refuses_overlong_chains():
     first = next(j for j in maze.neighbours(maze.start) if j in solution.path_cells())
     state[first, FREE] = False  # a chain of one step from S
     for j in maze.neighbours(maze.goal):
-        state[j, PATH] = False  # G cut off: BFS distance -1
+        state[j, ON_PATH] = False  # G cut off: BFS distance -1
     assert maze_target(state, maze.start, maze.goal, 0, 10, 10) == (None, False)

@@ -12,7 +12,7 @@ import torch
 
 from rsolve import checkpoints, verify
 from rsolve.engines import EngineError, create
-from rsolve.engines.neural import can_compile
+from rsolve.devices import can_compile
 from rsolve.models import hrm, trm
 from rsolve.models.layers import RecursiveOutput
 from rsolve.pipeline import Pipeline, SolveConfig
@@ -136,7 +136,7 @@ def test_steps_halt_and_cycles_options(ckpts, tmp_path):
     oracle(e, [[int(c) + 1 for c in SOLUTION]])
     assert e.solve_batch(puzzles[:1])[0].stats["steps"] == 1
     calls = {}
-    for cycles in (0, 3):
+    for cycles in (None, 3):
         e = create("trm", "sudoku", checkpoint=str(ckpts["trm", "sudoku"]), device="cpu", steps=2, cycles=cycles)
         inner, calls[cycles] = e.model._recursion, 0
 
@@ -146,10 +146,12 @@ def test_steps_halt_and_cycles_options(ckpts, tmp_path):
 
         e.model._recursion = counted
         e.solve_batch(puzzles[:1])
-    assert calls == {0: 4, 3: 6}  # h_cycles 2 (the checkpoint's) or 3, per step, 2 steps
+    assert calls == {None: 4, 3: 6}  # h_cycles 2 (the checkpoint's) or 3, per step, 2 steps
     a = create("hrm", "sudoku", checkpoint=str(ckpts["hrm", "sudoku"]), device="cpu", steps=2,
                precision="bf16").solve_batch(puzzles[:1])[0]
-    assert a.stats["precision"] == "bf16" and a.stats["steps"] == 2
+    from rsolve.devices import native_bf16  # bf16 only where the hardware has it, else fp32
+
+    assert a.stats["precision"] == ("bf16" if native_bf16("cpu") else "fp32") and a.stats["steps"] == 2
     with pytest.raises(EngineError, match="choose from max, q, verify"):
         create("trm", "sudoku", checkpoint=str(ckpts["trm", "sudoku"]), halt="never")
 
@@ -236,4 +238,5 @@ def test_compiled_network_gives_the_same_answers(ckpts):
     fast = create("trm", "sudoku", checkpoint=str(ckpts["trm", "sudoku"]), device="cpu", steps=2, compile="on")
     assert fast.run is not fast.model
     for a, b in zip(plain.solve_batch(puzzles), fast.solve_batch(puzzles)):
-        assert a.solution == b.solution and a.stats == b.stats
+        timeless = [{k: v for k, v in x.stats.items() if k != "seconds"} for x in (a, b)]
+        assert a.solution == b.solution and timeless[0] == timeless[1]

@@ -19,7 +19,8 @@ from rsolve.models import trm
 from rsolve.puzzles import Maze, Sudoku
 from rsolve.puzzles.dataset import Example, write_examples
 from rsolve.train.common import load_state
-from rsolve.train.recursive import RecursiveTrainConfig, TokenSet, empty_slots, halt_decision, refill
+from rsolve.train.recursive import TokenSet, empty_slots, halt_decision, refill
+from rsolve.train.recursive_config import RecursiveTrainConfig
 from rsolve.train.recursive_loop import train
 
 RSOLVE = str(Path(sys.executable).parent / "rsolve")
@@ -45,7 +46,7 @@ def data(tmp_path_factory):
 def _cfg(model, files, out, **kw):
     return RecursiveTrainConfig(**{"kind": "sudoku", "model": model, "data": str(files["sudoku"]),
                                    "out": str(out), "max_steps": 3, "batch": 4, "max_steps_per_puzzle": 2,
-                                   "precision": "fp32", "val_size": 4, "overrides": TINY[model],
+                                   "precision": "fp32", "val_limit": 4, "overrides": TINY[model],
                                    "command": "test", **kw})
 
 
@@ -60,7 +61,7 @@ def test_tiny_training_writes_ema_checkpoint_and_resumes(model, data):
     assert "Command: `test`" in card and "never trained on" in card and "Machine" in card
     state = load_state(out.with_name(out.name + ".run") / "state.pt")
     weights = load_file(str(path / "model.safetensors"))
-    ema, raw = state["ema"]["weights"], state["model"]
+    ema, raw = state["family"]["ema"]["weights"], state["family"]["model"]
     assert all(torch.equal(weights[k], ema[k]) for k in weights)  # the checkpoint holds the EMA...
     assert any(not torch.equal(weights[k], raw[k]) for k in weights)  # ...not the raw weights
     records = [json.loads(line) for line in (out.parent / f"{out.name}.run" / "metrics.jsonl").open()]
@@ -157,7 +158,7 @@ def test_two_cpu_ranks_keep_identical_weights(data):
     check = next(rec for rec in records if "rank_weights_sha256" in rec)
     assert len(check["rank_weights_sha256"]) == 2 and check["ranks_agree"]
     ckpt = checkpoints.validate(out, engine="trm", kind="sudoku")
-    assert ckpt.config["training"]["world_size"] == 2 and ckpt.config["training"]["steps"] == 3
+    assert ckpt.config["world_size"] == 2 and ckpt.config["training"]["steps"] == 3
 
 
 def test_data_of_the_wrong_shape_is_one_clear_error(data):

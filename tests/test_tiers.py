@@ -70,14 +70,14 @@ def test_errors_for_mazes_and_unlabelled_input():
 
 
 def test_label_fills_missing_solutions_with_the_exact_solver():
-    from rsolve.cli.data import _labelled  # what `rsolve data import --label` uses
+    from rsolve.verify.label import labelled  # what `rsolve data import --label` uses
 
     orig = example(solution=None)
-    (tier,) = easier_examples([orig], 20, seed=0, label=_labelled)
+    (tier,) = easier_examples([orig], 20, seed=0, label=labelled)
     check_tier(example(), tier, 20)
     no_unique = example(puzzle="." * 81, solution=None)
     with pytest.raises(DatasetError, match="no unique solution"):
-        list(easier_examples([no_unique], 20, label=_labelled))
+        list(easier_examples([no_unique], 20, label=labelled))
 
 
 def test_cli_easier(tmp_path):

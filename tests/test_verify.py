@@ -5,9 +5,8 @@ import random
 import pytest
 
 from rsolve import api
-from rsolve.engines.exact import bfs_path
 from rsolve.puzzles import Maze, Sudoku, parse_text
-from rsolve.puzzles.maze import WALL
+from rsolve.puzzles.maze import WALL, bfs_path
 from rsolve.verify import check, count_shortest_paths, is_unique, sat_for, shortest_distance
 
 PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
@@ -220,3 +219,27 @@ def test_results_stream_before_input_is_exhausted():
     first = [next(it) for _ in range(20)]
     assert all(r.status == "solved" for r in first)
     assert consumed <= 40
+
+
+@pytest.mark.parametrize("solution,kind", [("5", "int"), ("true", "bool"), ("[1, 2]", "list"), ('{"a": 1}', "dict")])
+def test_verify_non_string_solution_is_malformed_and_the_run_goes_on(solution, kind):
+    import json
+
+    from typer.testing import CliRunner
+
+    from rsolve.cli import app
+
+    lines = ['{"puzzle": "%s", "solution": %s}' % (PUZZLE, solution),
+             '{"kind": "maze", "puzzle": "#S.G#", "solution": %s}' % solution,
+             f"{PUZZLE}:{SOLUTION}"]
+    checks = list(api.check_records(parse_text("\n".join(lines))))
+    assert [c.valid for c in checks] == [False, False, True]
+    assert all(c.reason == f"answer is malformed: 'solution' must be a string, got {kind}" for c in checks[:2])
+    result = CliRunner().invoke(app, ["verify", "-", "-f", "jsonl"], input="\n".join(lines) + "\n")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 1 and [r["valid"] for r in rows] == [False, False, True]
+
+
+def test_verify_status_of_any_json_type_is_no_crash():
+    (c,) = api.check_records(parse_text('{"puzzle": "%s", "status": [[1]]}' % PUZZLE))
+    assert c.valid is None and c.reason == "no answer to check"

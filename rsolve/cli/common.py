@@ -10,9 +10,6 @@ from typing import NoReturn
 
 import typer
 
-DEVICES = ("auto", "cpu", "cuda")
-
-
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, then exit (2: usage error or unusable input)."""
     typer.echo(f"rsolve: {message}", err=True)
@@ -48,13 +45,27 @@ def open_sources(inputs: list[str] | None, stack: ExitStack) -> list[tuple[str, 
 
 
 def check_device(device: str) -> str:
-    if device not in DEVICES:
-        fail(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
-    return device
+    """The device name, or exit 2 with one line (unknown, or cuda without a GPU)."""
+    from ..devices import DeviceError, check_device as check
+
+    try:
+        return check(device)
+    except DeviceError as exc:
+        fail(str(exc))
+
+
+def engine_options(pairs: list[str] | None, flags: dict | None = None) -> dict:
+    """`-O KEY=VALUE` pairs and engine flags as one dict of raw values (exit 2 on a bad pair)."""
+    from ..engines.options import OptionError, parse_pairs
+
+    try:
+        return {**parse_pairs(pairs), **{k: v for k, v in (flags or {}).items() if v is not None}}
+    except OptionError as exc:
+        fail(str(exc))
 
 
 def parse_options(pairs: list[str] | None) -> dict:
-    """KEY=VALUE engine options; values parse as int, float, bool or stay strings."""
+    """KEY=VALUE settings (`--arch`); values parse as int, float, bool or stay strings."""
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import check_device, fail, parse_options, say
+from .common import check_device, engine_options, fail, say, stderr_is_terminal, stdout_is_terminal
 
 generate_app = typer.Typer(help="Generate puzzles (deterministic with --seed).", no_args_is_help=True)
 data_app = typer.Typer(help="Import, split and inspect datasets (rsolve's JSONL format).", no_args_is_help=True)
@@ -114,29 +114,14 @@ def data_import(
 ):
     """Convert an external puzzle set into rsolve's dataset format."""
     from ..puzzles.dataset import write_examples
+    from ..verify.label import labelled
 
     examples = _load(source, fmt)
     if label:
-        examples = [_labelled(ex) for ex in examples]
+        examples = [labelled(ex) for ex in examples]
     write_examples(output, examples)
     n_lab = sum(ex.solution is not None for ex in examples)
     say(f"rsolve: wrote {len(examples)} examples ({n_lab} with solutions) to {output}")
-
-
-def _labelled(ex):
-    from dataclasses import replace
-
-    from ..engines.exact import bfs_path
-    from ..puzzles import Maze
-    from ..verify import sat_for
-
-    if ex.solution is not None:
-        return ex
-    if isinstance(ex.puzzle, Maze):
-        path = bfs_path(ex.puzzle)
-        return replace(ex, solution=ex.puzzle.with_path(path) if path is not None else None)
-    sols = sat_for(ex.puzzle.side).solutions(ex.puzzle, 2)
-    return replace(ex, solution=sols[0] if len(sols) == 1 else None)
 
 
 @data_app.command("split")
@@ -178,6 +163,7 @@ def data_easier(
     """
     from ..puzzles.dataset import DatasetError, write_examples
     from ..puzzles.tiers import easier_examples
+    from ..verify.label import labelled
 
     examples = _load(source)
     if examples and examples[0].kind == "maze":
@@ -186,7 +172,7 @@ def data_easier(
     if unlabelled and label:
         say(f"rsolve: solving {unlabelled} unlabelled puzzles with the exact solver")
     try:
-        n = write_examples(output, easier_examples(examples, fill, seed, _labelled if label else None))
+        n = write_examples(output, easier_examples(examples, fill, seed, labelled if label else None))
     except DatasetError as exc:
         fail(str(exc))
     added = sum(min(fill, ex.puzzle.blanks) for ex in examples)
@@ -217,15 +203,17 @@ def data_info(dataset: str = typer.Argument(...)):
 def eval_command(
     dataset: str = typer.Argument(..., help="An rsolve dataset, or any set `rsolve data import` reads."),
     model: str = typer.Option("auto", "--model", "-m", help="Comma-separated engine names."),
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c"),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="Checkpoint folder or name."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N examples."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | jsonl (one object per puzzle, "
                             "then one summary object per model)"),
-    device: str = typer.Option("auto", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (neural models)."),
     seed: int = typer.Option(0, "--seed"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes for exact engines."),
-    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="Engine option KEY=VALUE."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="Engine option KEY=VALUE; each "
+                                               "model gets the options it declares."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ):
     """Run engines over a labelled dataset and print solved, wrong, abstained and label-match rates.
 
@@ -233,64 +221,61 @@ def eval_command(
     never reported as solved); 'label match' compares with the stored solution.
     """
     from ..api import evaluate
-    from .solve import _check_model
+    from .progress import Progress
+    from .solve import plan_or_fail
 
+    fmt = fmt.lower()
     if fmt not in ("table", "jsonl"):
         fail(f"unknown format {fmt!r} (choose from table, jsonl)")
-    from ..pipeline import SolveConfig
-
-    names = [m.strip() for m in model.split(",") if m.strip()]
+    names = [m.strip().lower() for m in model.split(",") if m.strip()] or ["auto"]
+    options = engine_options(option)
     config = dict(checkpoint=checkpoint, device=check_device(device), seed=seed, batch_size=batch_size)
-    options = parse_options(option)
-    per_model = {name: _options_for(name, options) for name in names}
-    unused = set(options) - {k for o in per_model.values() for k in o}
-    if unused:
-        fail(f"no model among {', '.join(names)} takes option {sorted(unused)[0]!r}")
-    for name in names:
-        _check_model(SolveConfig(model=name, options=per_model[name], **config), None)
+    plan_or_fail(",".join(names), None, checkpoint, options, config["device"])
     examples = _load(dataset)[:limit]
+    progress = Progress("evaluating", not quiet and stderr_is_terminal(), hold_output=stdout_is_terminal())
+    progress.set_total(len(examples) * len(names))
 
     def per_puzzle(name, res, match):
-        if fmt == "jsonl":
-            sys.stdout.write(json.dumps({"model": name, **res.to_dict(), "label_match": match}) + "\n")
+        line = json.dumps({"model": name, **res.to_dict(), "label_match": match}) + "\n"
+        progress.output((lambda: sys.stdout.write(line)) if fmt == "jsonl" else (lambda: None))
 
-    # one model at a time, each with the options it declares (so `-m ldt,sat -O chains=4` works)
-    reports = [r for name in names for r in evaluate(examples, [name], jobs=jobs, on_result=per_puzzle,
-                                                     options=per_model[name], **config)]
+    try:  # one model at a time, each with the options it declares (`-m ldt,sat -O chains=4` works)
+        reports = [r for name in names for r in evaluate(examples, [name], jobs=jobs, on_result=per_puzzle,
+                                                         options=_declared(name, options), **config)]
+    finally:
+        progress.close()
     if fmt == "jsonl":
         for r in reports:
             sys.stdout.write(json.dumps({"summary": True, **r.to_dict()}) + "\n")
         return
+    _print_report(dataset, len(examples), reports)
+
+
+def _declared(name: str, options: dict) -> dict:
+    from .. import engines
+
+    return {k: v for n in engines.candidates(name) for k, v in engines.declared(n, options).items()}
+
+
+def _print_report(dataset: str, n: int, reports) -> None:
+    """The table fits 100 columns: rates in %, then each model's mean engine stats below it."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{dataset} ({len(examples)} puzzles)", title_justify="left")
-    for col in ("model", "solved %", "wrong %", "abstained %", "unsolvable %", "invalid %", "label match %",
-                "puzzles/s", "mean stats"):
-        table.add_column(col, justify="left" if col in ("model", "mean stats") else "right")
+    table = Table(title=f"{dataset} ({n} puzzles; rates in % of puzzles)", title_justify="left")
+    for col in ("model", "solved", "wrong", "abstained", "unsolvable", "invalid", "label match", "puzzles/s"):
+        table.add_column(col, justify="left" if col == "model" else "right")
     for r in reports:
         d = r.to_dict()
         lm = "-" if d["label_match_pct"] is None else f"{d['label_match_pct']:.2f}"
-        stats = ", ".join(f"{k} {v:.3g}" for k, v in d["mean_stats"].items())
         table.add_row(r.model, f"{d['solved_pct']:.2f}", f"{d['wrong_pct']:.2f}", f"{d['abstained_pct']:.2f}",
-                      f"{d['unsolvable_pct']:.2f}", f"{d['invalid_pct']:.2f}", lm, f"{r.per_second:.1f}", stats)
-    Console(width=max(Console().width, 120)).print(table)
-
-
-def _options_for(name: str, options: dict) -> dict:
-    """The subset of options that model `name` declares (exact engines declare none)."""
-    import importlib
-
-    from .. import engines
-
-    if name == "auto":
-        name = "ldt"
-    try:
-        spec = engines.spec(name)
-    except engines.EngineError as exc:
-        fail(str(exc))
-    allowed = getattr(importlib.import_module(spec.factory.split(":")[0]), "OPTIONS", {})
-    return {k: v for k, v in options.items() if k in allowed}
+                      f"{d['unsolvable_pct']:.2f}", f"{d['invalid_pct']:.2f}", lm, f"{r.per_second:.1f}")
+    console = Console()
+    console.print(table)
+    for r in reports:
+        stats = ", ".join(f"{k} {v:.3g}" for k, v in r.mean_stats().items())
+        if stats:
+            console.print(f"{r.model} mean stats per puzzle: {stats}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,58 +6,84 @@ import typer
 
 from .common import fail
 
-ARCH_CHECKED = ("trm", "hrm")
 
-
-def models_command():
-    """List the engines and the installed checkpoints."""
+def models_command(
+    options: bool = typer.Option(False, "--options", help="Also list each engine's options (for -O KEY=VALUE; "
+                                 "the ones with a flag also work as --KEY VALUE on `rsolve solve`)."),
+):
+    """List the engines and the installed checkpoints (and with --options, what each engine takes)."""
     from rich.console import Console
-    from rich.table import Table
 
     from .. import checkpoints, engines
 
     console = Console()
-    table = Table(title="engines", title_justify="left")
-    for col in ("model", "kinds", "needs", "what it is"):
-        table.add_column(col)
-    for name, spec in engines.REGISTRY.items():
-        table.add_row(name, ", ".join(spec.kinds), "checkpoint" if spec.neural else "-", spec.summary)
-    console.print(table)
+    console.print(_engine_table(engines))
+    if options:
+        for spec in engines.REGISTRY.values():
+            if spec.options:
+                console.print(_options_table(spec))
+        bare = [n for n, s in engines.REGISTRY.items() if not s.options]
+        console.print(f"{', '.join(bare)}: no options")
     found = checkpoints.installed()
-    ckpts = Table(title="installed checkpoints", title_justify="left")
-    for col in ("path", "model", "kind", "status"):
-        ckpts.add_column(col)
-    for path, config, error in found:
-        ckpts.add_row(str(path), config["engine"] if config else "?", config["kind"] if config else "?",
-                      "ok" if config else error)
     if found:
-        console.print(ckpts)
+        console.print(_checkpoint_table(found))
     else:
         console.print("no installed checkpoints (search path: "
                       + ", ".join(str(p) for p in checkpoints.search_path()) + ")")
 
 
-def info_command(checkpoint: str = typer.Argument(..., help="A checkpoint folder.")):
-    """Validate a checkpoint folder (config, format version, weights and checksum; for trm and hrm also
-    that the weights fit the architecture) and print its card."""
+def _engine_table(engines):
+    from rich.table import Table
+
+    table = Table(title="engines", title_justify="left")
+    for col in ("model", "kinds", "needs", "what it is"):
+        table.add_column(col)
+    for name, spec in engines.REGISTRY.items():
+        table.add_row(name, ", ".join(spec.kinds), "checkpoint" if spec.neural else "-", spec.summary)
+    return table
+
+
+def _options_table(spec):
+    from rich.table import Table
+
+    table = Table(title=f"{spec.name} options", title_justify="left")
+    for col in ("option", "values", "what it does"):
+        table.add_column(col)
+    for opt in spec.options:
+        table.add_row(f"{opt.name}" + (f" (--{opt.name})" if opt.flag else ""), opt.describe(), opt.help)
+    return table
+
+
+def _checkpoint_table(found):
+    from rich.table import Table
+
+    table = Table(title="installed checkpoints (use with --checkpoint NAME)", title_justify="left")
+    for col in ("name", "model", "kind", "status", "path"):
+        table.add_column(col)
+    for path, config, error in found:
+        table.add_row(path.name, config["engine"] if config else "?", config["kind"] if config else "?",
+                      "ok" if config else error, str(path))
+    return table
+
+
+def info_command(checkpoint: str = typer.Argument(..., help="A checkpoint folder, or the name of one on the "
+                                                            "checkpoint search path (see `rsolve models`).")):
+    """Validate a checkpoint (config, format version, weights and checksum, and that the weights
+    fit the architecture its config describes) and print its card."""
     from .. import checkpoints
+    from ..engines import EngineError
 
     try:
         ckpt = checkpoints.validate(checkpoint)
-    except checkpoints.CheckpointError as exc:
-        fail(str(exc))
-    c = ckpt.config
-    if c["engine"] in ARCH_CHECKED:  # their configs must build a network the weights fit
-        from ..engines import EngineError
         from ..engines.neural import check_weights
 
-        try:
-            check_weights(ckpt, c["engine"])
-        except EngineError as exc:
-            fail(str(exc))
+        check_weights(ckpt, ckpt.engine)  # the config must build a network the weights fit
+        card = ckpt.card()
+    except (checkpoints.CheckpointError, EngineError) as exc:
+        fail(str(exc))
+    c = ckpt.config
     typer.echo(f"{ckpt.path}: ok - model {c['engine']}, {c['kind']}, format {c['format_version']}, "
                f"written by rsolve {c['rsolve_version']}")
-    card = ckpt.card()
     if card:
         typer.echo("")
         typer.echo(card.rstrip("\n"))

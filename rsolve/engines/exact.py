@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 from ..puzzles import Maze, Sudoku
-from ..puzzles.maze import WALL
+from ..puzzles.maze import bfs_path
 from ..verify.sudoku import sat_for
 from . import Attempt, EngineError
 
@@ -35,31 +33,6 @@ class SatEngine:
             else:
                 out.append(Attempt(solution, "found", {"solver": sat.solver_name}))
         return out
-
-
-def bfs_path(maze: Maze) -> list[int] | None:
-    """Cells strictly between S and G on one shortest path, or None if G is unreachable."""
-    g, w, n = maze.grid, maze.width, len(maze.grid)
-    start, goal = maze.start, maze.goal
-    prev = [-1] * n
-    prev[start] = start
-    queue = deque([start])
-    while queue:
-        u = queue.popleft()
-        if u == goal:
-            break
-        c = u % w
-        for v in (u - w, u + w, u - 1 if c else -1, u + 1 if c < w - 1 else -1):
-            if 0 <= v < n and prev[v] < 0 and g[v] != WALL:
-                prev[v] = u
-                queue.append(v)
-    if prev[goal] < 0:
-        return None
-    path, u = [], prev[goal]
-    while u != start:
-        path.append(u)
-        u = prev[u]
-    return path[::-1]
 
 
 class BfsEngine:

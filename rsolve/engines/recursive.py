@@ -21,24 +21,17 @@ rejected one is reported `abstained` with `rejected_by_verifier` in its stats.
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 
 from .. import verify
+from ..devices import can_compile, native_bf16
+from ..puzzles.grid import OPEN_TOKEN, PATH_TOKEN, WALL_TOKEN, sudoku_tokens, sudoku_vocab
 from . import Attempt, EngineError
-from .neural import can_compile, check_options, device_for, load_model
+from .neural import device_for, load_model
 
-OPTIONS = {
-    "steps": 0,  # supervision steps at most (0: the checkpoint's training setting, else 16)
-    "halt": ("max", "q", "verify"),
-    "cycles": 0,  # high-level cycles per step, TRM's T or HRM's N (0: the checkpoint's)
-    "precision": ("auto", "fp32", "bf16"),  # auto: what the checkpoint was trained in
-    # torch.compile the network: about a minute of compiling per process, then
-    # up to 1.6x faster steps (bench/recursive_infer_speed.py --compile); for long streams
-    "compile": ("off", "on"),
-}
 DEFAULT_STEPS = 16  # N_sup of both papers
-WALL, OPEN, PATH = 1, 2, 5  # maze token ids
 
 
 class RecursiveEngine:
@@ -46,20 +39,21 @@ class RecursiveEngine:
 
     def __init__(self, kind: str, checkpoint: str | None = None, device: str | None = "auto", seed: int = 0,
                  **options):
-        self.opt = check_options(self.name, options, OPTIONS)
+        self.opt = dict(options)
         self.kind, self.device = kind, device_for(device)
         self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)
         self.checkpoint = str(ckpt.path)
         training = ckpt.config.get("training")
         training = training if isinstance(training, dict) else {}
-        self.steps = max(1, self.opt["steps"] or int(training.get("max_steps_per_puzzle") or DEFAULT_STEPS))
+        self.steps = self.opt["steps"] or int(training.get("max_steps_per_puzzle") or DEFAULT_STEPS)
         precision = self.opt["precision"]
         if precision == "auto":  # trainers write e.g. "bf16", "bf16-mixed" or "fp32"
             precision = "bf16" if "bf16" in str(training.get("precision", "")).lower() else "fp32"
-        self.precision = precision
+        # bf16 only where the hardware does it: emulated, it is slower than fp32
+        self.precision = precision if precision == "fp32" or native_bf16(self.device) else "fp32"
         self.run = self.model
-        if self.opt["compile"] == "on":
-            if not can_compile(self.device.type):
+        if self.opt["compile"]:
+            if not can_compile(self.device):
                 raise EngineError("-O compile=on needs a C++ compiler (g++ or clang++) on the PATH")
             self.run = torch.compile(self.model)
         cfg = self.model.cfg
@@ -72,17 +66,17 @@ class RecursiveEngine:
         """Why the network cannot read puzzle p, or None."""
         n, vocab = self.side, self.model.cfg.vocab_size
         if self.kind == "sudoku":
-            if p.side != n or vocab < p.side + 2:
+            if p.side != n or vocab < sudoku_vocab(p.side):
                 return f"no {self.name} network for {p.side}x{p.side} Sudoku (the checkpoint reads {n}x{n})"
-        elif p.height > n or p.width > n or vocab <= PATH:
+        elif p.height > n or p.width > n or vocab <= PATH_TOKEN:
             return f"no {self.name} network for a {p.height}x{p.width} maze (the checkpoint reads up to {n}x{n})"
         return None
 
     def _tokens(self, p) -> list[int]:
         if self.kind == "sudoku":
-            return [v + 1 for v in p.cells]
+            return sudoku_tokens(p.cells)
         # a smaller maze sits in the top-left corner, walled in: walls never change a path
-        grid, n, t = [WALL] * (self.side * self.side), self.side, p.puzzle().tokens()
+        grid, n, t = [WALL_TOKEN] * (self.side * self.side), self.side, p.puzzle().tokens()
         for r in range(p.height):
             grid[r * n:r * n + p.width] = t[r * p.width:(r + 1) * p.width]
         return grid
@@ -95,9 +89,9 @@ class RecursiveEngine:
             return p.with_cells(cells), sum(1 for g, v in zip(p.cells, pred) if g and g != v)
         n, t = self.side, p.puzzle().tokens()
         cells = [pred[r * n + c] for r in range(p.height) for c in range(p.width)]
-        path = [i for i, (a, b) in enumerate(zip(t, cells)) if a == OPEN and b == PATH]
+        path = [i for i, (a, b) in enumerate(zip(t, cells)) if a == OPEN_TOKEN and b == PATH_TOKEN]
         # walls, S and G are kept; an open cell may only become path
-        disagree = sum(1 for a, b in zip(t, cells) if a != b and not (a == OPEN and b == PATH))
+        disagree = sum(1 for a, b in zip(t, cells) if a != b and not (a == OPEN_TOKEN and b == PATH_TOKEN))
         return p.puzzle().with_path(path), disagree
 
     def _predict(self, logits: torch.Tensor) -> torch.Tensor:
@@ -112,57 +106,66 @@ class RecursiveEngine:
 
     @torch.inference_mode()
     def solve_batch(self, puzzles: list) -> list[Attempt]:
-        out: list[Attempt] = [None] * len(puzzles)  # type: ignore[list-item]
-        idx = []
+        out: list[Attempt | None] = [None] * len(puzzles)
+        fit = []
         for i, p in enumerate(puzzles):
             reason = self._misfit(p)
             if reason:
-                out[i] = Attempt(None, "abstained", {"steps": 0}, reason=reason)
+                out[i] = Attempt(None, "abstained", {"steps": 0, "seconds": 0.0}, reason=reason)
             else:
-                idx.append(i)
-        if not idx:
-            return out
-        halt, cycles = self.opt["halt"], self.opt["cycles"] or None
-        tokens = torch.tensor([self._tokens(puzzles[i]) for i in idx], dtype=torch.long, device=self.device)
-        carry = self.model.initial_carry(len(idx))
-        live = list(range(len(idx)))  # rows of `tokens` still running, as positions in idx
-        q_first: list[int | None] = [None] * len(idx)
-        bf16 = self.precision == "bf16"
+                fit.append(i)
+        if fit:
+            for i, attempt in zip(fit, self._recurse([puzzles[i] for i in fit])):
+                out[i] = attempt
+        return out  # type: ignore[return-value]
+
+    def _recurse(self, puzzles: list) -> list[Attempt]:
+        """Supervision steps over the batch; a puzzle leaves when it stops, and each step's
+        wall time is shared by the puzzles still in it (their own `seconds`)."""
+        tokens = torch.tensor([self._tokens(p) for p in puzzles], dtype=torch.long, device=self.device)
+        carry = self.model.initial_carry(len(puzzles))
+        live = list(range(len(puzzles)))  # rows of `tokens` still running, as puzzle positions
+        q_first: list[int | None] = [None] * len(puzzles)
+        seconds = [0.0] * len(puzzles)
+        out: list[Attempt | None] = [None] * len(puzzles)
         for step in range(1, self.steps + 1):
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
-                res = self.run(carry, tokens, h_cycles=cycles)
-            says_halt = self._halts(res.q_halt.float(), res.q_continue.float()).tolist()
-            pred = self._predict(res.logits).cpu().tolist()
-            q_halt = res.q_halt.float().cpu().tolist()
-            last = step == self.steps
-            keep = []
-            for j, row in enumerate(live):
-                if says_halt[j] and q_first[row] is None:
-                    q_first[row] = step
-                p = puzzles[idx[row]]
-                stop = last or (halt == "q" and says_halt[j])
-                answer = None
-                if halt == "verify" and not stop:
-                    answer, disagree = self._decode(pred[j], p)
-                    stop = verify.check(p, answer).accepted
-                if not stop:
-                    keep.append(j)
-                    continue
-                if answer is None:
-                    answer, disagree = self._decode(pred[j], p)
-                out[idx[row]] = Attempt(answer, "found", {
-                    "steps": step, "halted_by_q": halt == "q" and bool(says_halt[j]), "q_halt_at": q_first[row],
-                    "q_halt": round(q_halt[j], 3), "disagreed_with_puzzle": disagree, "precision": self.precision})
-            if len(keep) < len(live):
-                if not keep:
-                    break
-                rows = torch.tensor(keep, device=self.device)
-                carry = tuple(c.index_select(0, rows) for c in res.carry)
-                tokens = tokens.index_select(0, rows)
-                live = [live[j] for j in keep]
-            else:
-                carry = res.carry
-        return out
+            t0 = time.perf_counter()
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                res = self.run(carry, tokens, h_cycles=self.opt["cycles"])
+            keep = self._settle(step, res, live, puzzles, q_first, out)
+            for row in live:
+                seconds[row] += (time.perf_counter() - t0) / len(live)
+            if not keep:
+                break
+            rows = torch.tensor(keep, device=self.device)
+            carry = tuple(c.index_select(0, rows) for c in res.carry) if len(keep) < len(live) else res.carry
+            tokens = tokens.index_select(0, rows) if len(keep) < len(live) else tokens
+            live = [live[j] for j in keep]
+        for attempt, spent in zip(out, seconds):
+            attempt.stats["seconds"] = spent
+        return out  # type: ignore[return-value]
+
+    def _settle(self, step, res, live, puzzles, q_first, out) -> list[int]:
+        """Record the answers of rows that stop at this step; returns the rows that go on."""
+        says_halt = self._halts(res.q_halt.float(), res.q_continue.float()).tolist()
+        pred = self._predict(res.logits).cpu().tolist()
+        q_halt = res.q_halt.float().cpu().tolist()
+        halt, keep = self.opt["halt"], []
+        for j, row in enumerate(live):
+            if says_halt[j] and q_first[row] is None:
+                q_first[row] = step
+            p = puzzles[row]
+            stop = step == self.steps or (halt == "q" and says_halt[j])
+            if stop or halt == "verify":  # decoding a 30x30 maze per row per step is not free
+                answer, disagree = self._decode(pred[j], p)
+                stop = stop or verify.check(p, answer).accepted
+            if not stop:
+                keep.append(j)
+                continue
+            out[row] = Attempt(answer, "found", {
+                "steps": step, "halted_by_q": halt == "q" and bool(says_halt[j]), "q_halt_at": q_first[row],
+                "q_halt": round(q_halt[j], 3), "disagreed_with_puzzle": disagree, "precision": self.precision})
+        return keep
 
 
 class TRMEngine(RecursiveEngine):

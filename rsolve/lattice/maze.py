@@ -16,16 +16,15 @@ rsolve accepts.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..puzzles.maze import Maze
+from ..puzzles.grid import bfs_distances, neighbour_table, walk_chain
+from ..puzzles.maze import GOAL, START, WALL, Maze
 from ..puzzles.symmetry import maze_symmetry
 
-FREE, PATH = 0, 1
+FREE, ON_PATH = 0, 1  # the two values of a cell: off the path, on it
 # static channels: wall, start, goal
 WALL_CH, START_CH, GOAL_CH = 0, 1, 2
 
@@ -46,11 +45,11 @@ class MazeDomain:
             if (p.height, p.width) != (self.height, self.width):
                 raise ValueError(f"maze is {p.height}x{p.width}; this model reads {self.height}x{self.width}")
         grid = np.array([np.frombuffer(p.puzzle().grid.encode(), dtype=np.uint8) for p in puzzles])
-        wall, start, goal = grid == ord("#"), grid == ord("S"), grid == ord("G")
+        wall, start, goal = (grid == ord(ch) for ch in (WALL, START, GOAL))
         static = torch.from_numpy(np.stack([wall, start, goal], -1).astype(np.float32)).to(self.device)
         cand = torch.ones(len(puzzles), self.cells, 2, dtype=torch.bool, device=self.device)
         fixed = torch.from_numpy(wall | start | goal).to(self.device)
-        cand[..., PATH] &= ~torch.from_numpy(wall).to(self.device)
+        cand[..., ON_PATH] &= ~torch.from_numpy(wall).to(self.device)
         cand[..., FREE] &= ~torch.from_numpy(start | goal).to(self.device)
         return cand, fixed, static
 
@@ -66,124 +65,88 @@ class MazeDomain:
         ends = static[..., START_CH].bool() | static[..., GOAL_CH].bool()
         for _ in range(self.cells):
             for _ in range(self.cells):  # dead ends first: cheap tensor steps
-                path = cand[..., PATH]
+                path = cand[..., ON_PATH]
                 dead = path & ~ends & (self._path_neighbours(path) < 2)
                 if not dead.any():
                     break
                 cand = cand.clone()
-                cand[..., PATH] &= ~dead
+                cand[..., ON_PATH] &= ~dead
             chords = self._chords(cand, static)  # then the chain walk, once per sweep
             if not chords.any():
                 return cand
             cand = cand.clone()
-            cand[..., PATH] &= ~chords
+            cand[..., ON_PATH] &= ~chords
         return cand
+
+    def _chains(self, cand: torch.Tensor, static: torch.Tensor):
+        """Per row: (the chain of forced path cells walked from S, forced marks, may-be-path
+        marks), the marks as Python lists: the walks index them cell by cell, and list
+        indexing is several times faster than numpy's."""
+        path = cand[..., ON_PATH]
+        forced = (path & ~cand[..., FREE]).cpu().tolist()
+        starts = static[..., START_CH].argmax(-1).tolist()
+        chains = [walk_chain(f, s, self.height, self.width) for f, s in zip(forced, starts)]
+        return chains, forced, path.cpu().tolist()
 
     def _chords(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         """(B, N) cells that touch the forced chain from S anywhere but at its end. A
         shortest path has no chords (a chord would be a shortcut), so such cells
         cannot continue an optimal path: only optimal answers are accepted."""
-        forced = (cand[..., PATH] & ~cand[..., FREE]).cpu().numpy()
-        path = cand[..., PATH].cpu().numpy()
-        starts = static[..., START_CH].argmax(-1).tolist()
-        out = np.zeros_like(path)
-        for b in range(cand.shape[0]):
-            chain = walk_prefix(forced[b], starts[b], self.height, self.width)
+        table = neighbour_table(self.height, self.width)
+        out = np.zeros((cand.shape[0], self.cells), dtype=bool)
+        for b, (chain, _, path) in enumerate(zip(*self._chains(cand, static))):
             inside = set(chain)
             for i in chain[:-1]:
-                for j in neighbours(i, self.height, self.width):
-                    if path[b, j] and j not in inside:
+                for j in table[i]:
+                    if path[j] and j not in inside:
                         out[b, j] = True
         return torch.from_numpy(out).to(cand.device)
 
     def bottom(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         ends = static[..., START_CH].bool() | static[..., GOAL_CH].bool()
-        isolated_end = (ends & (self._path_neighbours(cand[..., PATH]) < 1)).any(-1)
+        isolated_end = (ends & (self._path_neighbours(cand[..., ON_PATH]) < 1)).any(-1)
         return (cand.sum(-1) == 0).any(-1) | isolated_end | self._stuck(cand, static)
 
     def _stuck(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         """(B,) the chain walked from S ends short of G where no neighbour can continue it
         (none may be on the path), or branches (two forced continuations): no simple path."""
-        path = cand[..., PATH].cpu().numpy()
-        forced = path & ~cand[..., FREE].cpu().numpy()
-        starts = static[..., START_CH].argmax(-1).tolist()
+        table = neighbour_table(self.height, self.width)
         goals = static[..., GOAL_CH].argmax(-1).tolist()
         out = []
-        for b in range(cand.shape[0]):
-            chain = walk_prefix(forced[b], starts[b], self.height, self.width)
+        for chain, forced, path, goal in zip(*self._chains(cand, static), goals):
             end, seen = chain[-1], set(chain)
-            nxt = [j for j in neighbours(end, self.height, self.width) if path[b, j] and j not in seen]
-            out.append(end != goals[b] and (not nxt or sum(forced[b, j] for j in nxt) > 1))
+            nxt = [j for j in table[end] if path[j] and j not in seen]
+            out.append(end != goal and (not nxt or sum(forced[j] for j in nxt) > 1))
         return torch.tensor(out, dtype=torch.bool, device=cand.device)
 
     def decided(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         """(B,) the forced-path chain walked from S reaches G: that chain is the answer
         (cells off it need no decision; the verifier judges the chain)."""
-        forced = (cand[..., PATH] & ~cand[..., FREE]).cpu().numpy()
-        starts = static[..., START_CH].argmax(-1).tolist()
         goals = static[..., GOAL_CH].argmax(-1).tolist()
-        return torch.tensor([walk_prefix(forced[b], starts[b], self.height, self.width)[-1] == goals[b]
-                             for b in range(cand.shape[0])], dtype=torch.bool, device=cand.device)
+        chains = self._chains(cand, static)[0]
+        return torch.tensor([chain[-1] == goal for chain, goal in zip(chains, goals)],
+                            dtype=torch.bool, device=cand.device)
 
     def branch_cells(self, cand: torch.Tensor, static: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
         """Undecided neighbours of the end of the chain walked from S, the likeliest
         path cell first (by the value head)."""
         undecided = cand.sum(-1) > 1
-        score = (value[..., FREE] - value[..., PATH]).float() + 0.01 * torch.rand(undecided.shape, device=cand.device)
-        forced = (cand[..., PATH] & ~cand[..., FREE]).cpu().numpy()
-        und = undecided.cpu().numpy()
-        starts = static[..., START_CH].argmax(-1).tolist()
-        mask = np.zeros_like(und)
-        for b in range(cand.shape[0]):
-            prefix = walk_prefix(forced[b], starts[b], self.height, self.width)
-            for j in neighbours(prefix[-1], self.height, self.width):
-                mask[b, j] = und[b, j]
-        mask = torch.from_numpy(mask).to(cand.device)
+        noise = 0.01 * torch.rand(undecided.shape, device=cand.device)
+        score = (value[..., FREE] - value[..., ON_PATH]).float() + noise
+        table = neighbour_table(self.height, self.width)
+        ends = np.zeros((cand.shape[0], self.cells), dtype=bool)
+        for b, chain in enumerate(self._chains(cand, static)[0]):
+            ends[b, list(table[chain[-1]])] = True
+        mask = torch.from_numpy(ends).to(cand.device) & undecided
         return torch.where(mask, score, torch.full_like(score, float("inf")))
 
     def decode(self, cand: torch.Tensor, puzzle: Maze) -> Maze:
-        forced = (cand[:, PATH] & ~cand[:, FREE]).cpu().numpy()
-        chain = walk_prefix(forced, puzzle.start, self.height, self.width)
+        forced = (cand[:, ON_PATH] & ~cand[:, FREE]).cpu().numpy()
+        chain = walk_chain(forced.tolist(), puzzle.start, self.height, self.width)
         return puzzle.with_path(chain[1:-1] if chain[-1] == puzzle.goal else np.flatnonzero(forced).tolist())
 
     def symmetry(self, rng) -> tuple[list[int], list[int]]:
         return list(maze_symmetry(self.height, self.width, rng).cells), [0, 1]
-
-
-def neighbours(i: int, height: int, width: int):
-    r, c = divmod(i, width)
-    if r > 0:
-        yield i - width
-    if r < height - 1:
-        yield i + width
-    if c > 0:
-        yield i - 1
-    if c < width - 1:
-        yield i + 1
-
-
-def walk_prefix(forced, start: int, height: int, width: int) -> list[int]:
-    """The chain of forced-path cells walked from S while the next step is unambiguous."""
-    prefix, seen = [start], {start}
-    while True:
-        nxt = [j for j in neighbours(prefix[-1], height, width) if forced[j] and j not in seen]
-        if len(nxt) != 1:
-            return prefix
-        prefix.append(nxt[0])
-        seen.add(nxt[0])
-
-
-def _bfs(allowed, source: int, height: int, width: int) -> np.ndarray:
-    dist = np.full(height * width, -1, dtype=np.int64)
-    dist[source] = 0
-    queue = deque([source])
-    while queue:
-        u = queue.popleft()
-        for v in neighbours(u, height, width):
-            if allowed[v] and dist[v] < 0:
-                dist[v] = dist[u] + 1
-                queue.append(v)
-    return dist
 
 
 def maze_target(cand: np.ndarray, start: int, goal: int, distance: int, height: int, width: int):
@@ -191,14 +154,15 @@ def maze_target(cand: np.ndarray, start: int, goal: int, distance: int, height: 
     stays on cells of some shortest S-G path that extends the forced chain walked
     from S; the free bit goes on cells every such path crosses. `distance` is the
     maze's BFS distance S-G. Inconsistent states (no such path) return False."""
-    path_ok, free_ok = cand[:, PATH], cand[:, FREE]
+    path_ok, free_ok = cand[:, ON_PATH], cand[:, FREE]
     forced = path_ok & ~free_ok
-    prefix = walk_prefix(forced, start, height, width)
+    prefix = walk_chain(forced.tolist(), start, height, width)
     end, steps = prefix[-1], len(prefix) - 1
     allowed = path_ok.copy()
     allowed[prefix[:-1]] = False
-    d1 = _bfs(allowed, end, height, width)
-    d2 = _bfs(allowed, goal, height, width)
+    allowed = allowed.tolist()
+    d1 = np.array(bfs_distances(allowed, end, height, width))
+    d2 = np.array(bfs_distances(allowed, goal, height, width))
     rest = distance - steps
     if rest < 0 or d1[goal] != rest:  # the chain is already too long, or G is cut off
         return None, False
@@ -211,7 +175,7 @@ def maze_target(cand: np.ndarray, start: int, goal: int, distance: int, height: 
     must = on & (levels[np.where(on, d1, 0)] == 1)
     must[prefix] = True
     keep = np.zeros_like(cand)
-    keep[:, PATH] = path_ok & (on | must)
-    keep[prefix, PATH] = True
+    keep[:, ON_PATH] = path_ok & (on | must)
+    keep[prefix, ON_PATH] = True
     keep[:, FREE] = free_ok & ~must
     return keep, True

@@ -27,7 +27,7 @@ class SudokuLattice:
     def __init__(self, side: int, device: str | torch.device = "cpu"):
         geo = geometry(side)
         self.side, self.cells = side, side * side
-        units = torch.zeros(len(geo.units), self.cells)
+        units = torch.zeros(len(geo.units), self.cells, device="cpu")  # built on the host, then moved
         for u, unit in enumerate(geo.units):
             units[u, list(unit)] = 1.0
         self.units = units.to(device)  # (3n, N)

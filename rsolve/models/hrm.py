@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .layers import RecurrentStack, RecursiveIO, RecursiveOutput, rope_1d
-from .trm import TOKEN_SHAPES
+from .layers import RecurrentStack, RecursiveIO, RecursiveOutput, config_from, rope_1d
+from .trm import TOKEN_SHAPES, check_recursive
 
 
 @dataclass
@@ -39,6 +39,10 @@ class HRMConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def validate(self) -> "HRMConfig":
+        check_recursive(self)
+        return self
 
 
 PRESETS = {
@@ -102,9 +106,9 @@ def build(kind: str, preset: str = "cpu", **overrides) -> HRM:
     """An HRM for a puzzle kind from a preset (`paper` or `cpu`) plus overrides."""
     if (kind, preset) not in PRESETS:
         raise ValueError(f"no HRM preset {preset!r} for {kind}; presets: paper, cpu")
-    return HRM(HRMConfig(kind=kind, **{**TOKEN_SHAPES[kind], **PRESETS[(kind, preset)], **overrides}))
+    return HRM(HRMConfig(kind=kind, **{**TOKEN_SHAPES[kind], **PRESETS[(kind, preset)], **overrides}).validate())
 
 
 def from_config(architecture: dict) -> HRM:
     """The model a checkpoint's config.json describes (unknown keys are an error)."""
-    return HRM(HRMConfig(**architecture))
+    return HRM(config_from(HRMConfig, architecture))

@@ -1,7 +1,8 @@
-"""Shared building blocks for rsolve's models (torch modules only, no I/O)."""
+"""Shared building blocks for rsolve's models: torch modules and the checks of their configs (no I/O)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import torch
@@ -227,3 +228,59 @@ class RecursiveIO(nn.Module):
         """Slots where `halted` is true start over from the initial states."""
         keep = ~halted.to(carry[0].device).view(-1, 1, 1)
         return tuple(torch.where(keep, c, init.to(c.dtype)) for c, init in zip(carry, self.init_states))
+
+
+# --- config checks: a checkpoint's config.json and --arch overrides are untrusted input ---
+
+# caps that keep a network buildable and one pass bounded in time and memory
+MAX_DIM, MAX_HEADS, MAX_LAYERS, MAX_LOOPS, MAX_CELLS = 4096, 64, 64, 256, 4096
+
+
+def config_from(cls, architecture: dict):
+    """A validated `cls` config from a checkpoint's architecture. An unknown key is a TypeError
+    (as the dataclass itself would raise); a missing key takes its default, which is what
+    checkpoints written before that setting existed mean."""
+    if not isinstance(architecture, dict):
+        raise TypeError("the architecture is not a JSON object")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = [k for k in architecture if k not in known]
+    if unknown:
+        raise TypeError(f"unknown setting {str(unknown[0])[:40]!r}")
+    return cls(**architecture).validate()
+
+
+def check_fields(cfg, ranges: dict, choices: dict) -> None:
+    """ValueError (one line) unless every field of dataclass `cfg` has its default's type
+    (an int also passes for a float; a bool is not a number), numbers lie within
+    `ranges[name]` = (lo, hi) inclusive and strings are among `choices[name]`."""
+    for f in dataclasses.fields(cfg):
+        value, kind = getattr(cfg, f.name), type(f.default)
+        shown = repr(value)[:40]
+        if kind is str:
+            if not isinstance(value, str) or value not in choices[f.name]:
+                raise ValueError(f"{f.name}={shown}: choose from {', '.join(choices[f.name])}")
+            continue
+        allowed = (int,) if kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise ValueError(f"{f.name}={shown}: expected {'an integer' if kind is int else 'a number'}")
+        lo, hi = ranges[f.name]
+        if not lo <= value <= hi:  # NaN fails too
+            raise ValueError(f"{f.name}={shown}: must be from {lo} to {hi}")
+
+
+def check_heads(dim: int, heads: int, multiple: int, why: str) -> None:
+    """ValueError unless `dim` splits into `heads` heads whose width is a multiple of `multiple`
+    (which `why` needs)."""
+    if dim % heads:
+        raise ValueError(f"dim {dim} is not divisible by heads {heads}")
+    if (dim // heads) % multiple:
+        raise ValueError(f"{why} needs a head width (dim / heads = {dim // heads}) divisible by {multiple}")
+
+
+def sudoku_boxes(side: int) -> tuple[int, int]:
+    """The box shape of a Sudoku side, or a ValueError when rsolve reads no Sudoku of that side."""
+    from ..puzzles.sudoku import box_shape
+
+    if isinstance(side, bool) or not isinstance(side, int):
+        raise ValueError(f"Sudoku side {repr(side)[:40]}: expected an integer")
+    return box_shape(side)  # a PuzzleError (a ValueError) for unsupported sides

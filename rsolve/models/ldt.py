@@ -14,7 +14,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .layers import PreNormBlock, rope_2d
+from .layers import (MAX_CELLS, MAX_DIM, MAX_HEADS, MAX_LAYERS, MAX_LOOPS, PreNormBlock, check_fields, check_heads,
+                     config_from, rope_2d, sudoku_boxes)
+
+MAZE_CHANNELS, MAZE_VALUES = 5, 2  # rsolve.lattice.maze: bits per cell in, open/wall candidates out
 
 
 @dataclass
@@ -37,6 +40,29 @@ class LDTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def validate(self) -> "LDTConfig":
+        """self, or a one-line ValueError when this is not a network rsolve can build and run."""
+        check_fields(self, RANGES, CHOICES)
+        if self.height * self.width > MAX_CELLS:
+            raise ValueError(f"height x width is {self.height * self.width} cells, over {MAX_CELLS}")
+        if self.kind == "sudoku":
+            if not self.height == self.width == self.in_channels == self.values:
+                raise ValueError("a Sudoku network has height = width = in_channels = values (the side)")
+            boxes = sudoku_boxes(self.height)
+            if (self.box_height, self.box_width) not in ((0, 0), boxes):
+                raise ValueError(f"box_height x box_width must be 0 x 0 or {boxes[0]} x {boxes[1]} "
+                                 f"for side {self.height}")
+        elif (self.in_channels, self.values, self.box_height, self.box_width) != (MAZE_CHANNELS, MAZE_VALUES, 0, 0):
+            raise ValueError(f"a maze network has in_channels {MAZE_CHANNELS}, values {MAZE_VALUES} and no boxes")
+        check_heads(self.dim, self.heads, 4 if self.positions == "rope2d" else 1, "positions=rope2d")
+        return self
+
+
+RANGES = dict(height=(2, MAX_CELLS), width=(2, MAX_CELLS), in_channels=(1, 64), values=(1, 64),
+              dim=(1, MAX_DIM), heads=(1, MAX_HEADS), layers=(1, MAX_LAYERS), loops=(1, MAX_LOOPS),
+              ffn_mult=(1, 16), dropout=(0.0, 0.9), box_height=(0, 64), box_width=(0, 64))
+CHOICES = dict(kind=("sudoku", "maze"), positions=("rowcol", "rope2d"), attention=("full", "peers"))
 
 
 PRESETS = {
@@ -68,7 +94,8 @@ class LDT(nn.Module):
                 boxes = -(-cfg.height // cfg.box_height) * (cfg.width // cfg.box_width)  # no tensor read: meta-safe
                 self.box = nn.Parameter(torch.randn(boxes, d) * 0.02)
         if cfg.attention == "peers":
-            # Sudoku constraints only link peers; masking the rest hands the net the constraint graph
+            # Sudoku constraints only link peers; masking the rest hands the net the constraint graph.
+            # A maze has no boxes (1x1 below): its peers share a row or a column.
             rows, cols = torch.arange(cfg.height), torch.arange(cfg.width)
             r, c = rows.repeat_interleave(cfg.width), cols.repeat(cfg.height)
             bh, bw = cfg.box_height or 1, cfg.box_width or 1
@@ -77,7 +104,7 @@ class LDT(nn.Module):
             allowed = torch.ones(len(r) + 1, len(r) + 1, dtype=torch.bool)
             allowed[1:, 1:] = peers
             self.register_buffer("attn_mask", allowed, persistent=False)
-        else:
+        if cfg.positions == "rope2d":
             cos, sin = rope_2d(cfg.height, cfg.width, d // cfg.heads)
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
@@ -120,15 +147,13 @@ def build(kind: str, preset: str = "cpu", **overrides) -> LDT:
     if (kind, preset) not in PRESETS:
         raise ValueError(f"no LDT preset {preset!r} for {kind}; presets: paper, cpu")
     shape = dict(height=9, width=9, in_channels=9, values=9) if kind == "sudoku" else \
-        dict(height=30, width=30, in_channels=5, values=2)
+        dict(height=30, width=30, in_channels=MAZE_CHANNELS, values=MAZE_VALUES)
     cfg = {**shape, **PRESETS[(kind, preset)], **overrides}
     if cfg.get("box_height"):  # boxes follow the grid side (2x2 for 4x4, 2x3 for 6x6, ...)
-        from ..puzzles.sudoku import box_shape
-
-        cfg["box_height"], cfg["box_width"] = box_shape(cfg["height"])
-    return LDT(LDTConfig(kind=kind, **cfg))
+        cfg["box_height"], cfg["box_width"] = sudoku_boxes(cfg["height"])
+    return LDT(LDTConfig(kind=kind, **cfg).validate())
 
 
 def from_config(architecture: dict) -> LDT:
     """The model a checkpoint's config.json describes (unknown keys are an error)."""
-    return LDT(LDTConfig(**architecture))
+    return LDT(config_from(LDTConfig, architecture))

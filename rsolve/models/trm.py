@@ -10,15 +10,44 @@ so a trainer can keep it across optimizer steps (deep supervision).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from .layers import RecurrentStack, RecursiveIO, RecursiveOutput, rope_1d
+from .layers import (MAX_CELLS, MAX_DIM, MAX_HEADS, MAX_LAYERS, MAX_LOOPS, RecurrentStack, RecursiveIO,
+                     RecursiveOutput, check_fields, check_heads, config_from, rope_1d, sudoku_boxes)
 
 # token layout of the HRM/TRM data: Sudoku 0 pad, 1 blank, 2-10 digits; maze 0 pad, 1-5 "# SGo"
 TOKEN_SHAPES = {"sudoku": dict(seq_len=81, vocab_size=11), "maze": dict(seq_len=900, vocab_size=6)}
+MAZE_TOKENS = 6
+MAX_RECURSIONS = 1024  # h_cycles * l_cycles: what one supervision step may cost
+
+# the settings TRM and HRM share, and HRM's two stacks
+RANGES = dict(seq_len=(4, MAX_CELLS), vocab_size=(2, 1024), dim=(1, MAX_DIM), heads=(1, MAX_HEADS),
+              layers=(1, MAX_LAYERS), h_layers=(1, MAX_LAYERS), l_layers=(1, MAX_LAYERS), expansion=(1.0, 16.0),
+              ffn_multiple=(1, 4096), h_cycles=(1, MAX_LOOPS), l_cycles=(1, MAX_LOOPS), prefix_len=(0, 256),
+              rope_theta=(1.0, 1e9), norm_eps=(1e-12, 0.1))
+CHOICES = dict(kind=("sudoku", "maze"), mixer=("mlp", "attention"))
+
+
+def check_recursive(cfg) -> None:
+    """One-line ValueError unless a TRM or HRM config is a network rsolve can build and run."""
+    check_fields(cfg, RANGES, CHOICES)
+    if cfg.h_cycles * cfg.l_cycles > MAX_RECURSIONS:
+        raise ValueError(f"h_cycles x l_cycles is {cfg.h_cycles * cfg.l_cycles}, over {MAX_RECURSIONS}")
+    if cfg.kind == "sudoku":
+        side = math.isqrt(cfg.seq_len)
+        if side * side != cfg.seq_len:
+            raise ValueError(f"seq_len {cfg.seq_len} is not the cell count of a square Sudoku")
+        sudoku_boxes(side)
+        if cfg.vocab_size < side + 2:
+            raise ValueError(f"vocab_size {cfg.vocab_size} is too small for {side}x{side} Sudoku (pad, blank, digits)")
+    elif cfg.vocab_size < MAZE_TOKENS:
+        raise ValueError(f"vocab_size {cfg.vocab_size} is too small for mazes ({MAZE_TOKENS} tokens)")
+    if cfg.mixer == "attention":
+        check_heads(cfg.dim, cfg.heads, 2, "rotary attention")
 
 
 @dataclass
@@ -40,6 +69,10 @@ class TRMConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def validate(self) -> "TRMConfig":
+        check_recursive(self)
+        return self
 
 
 PRESETS = {
@@ -107,9 +140,9 @@ def build(kind: str, preset: str = "cpu", **overrides) -> TRM:
     (e.g. mixer="attention" for TRM-Att, seq_len/vocab_size for other sizes)."""
     if (kind, preset) not in PRESETS:
         raise ValueError(f"no TRM preset {preset!r} for {kind}; presets: paper, cpu")
-    return TRM(TRMConfig(kind=kind, **{**TOKEN_SHAPES[kind], **PRESETS[(kind, preset)], **overrides}))
+    return TRM(TRMConfig(kind=kind, **{**TOKEN_SHAPES[kind], **PRESETS[(kind, preset)], **overrides}).validate())
 
 
 def from_config(architecture: dict) -> TRM:
     """The model a checkpoint's config.json describes (unknown keys are an error)."""
-    return TRM(TRMConfig(**architecture))
+    return TRM(config_from(TRMConfig, architecture))

@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .formats import KINDS, iter_lines, read_records
-from .maze import PATH, TOKEN_CHARS, Maze
-from .sudoku import SYMBOLS, PuzzleError, Sudoku
+from .grid import GOAL_TOKEN, MAZE_TOKEN_CHARS, OPEN_TOKEN, PATH_TOKEN, SUDOKU_TOKEN_CHARS, WALL_TOKEN
+from .maze import PATH_CHAR, Maze
+from .sudoku import PuzzleError, Sudoku
 
 FORMATS = ("rsolve", "hrm", "csv", "tdoku-test", "puzzles")
 CSV_HEADER = "source,question,answer,rating"
 HRM_FILES = ("all__inputs.npy", "all__labels.npy")
 _TDOKU_LINE = re.compile(r"^[0-9A-Ga-g.]{16,}:\d+(:[0-9A-Ga-g.]*)?$")
-_SUDOKU_TOKENS = "?." + SYMBOLS  # HRM/TRM Sudoku ids: 0 pad, 1 blank, value v -> v + 1
 
 
 class DatasetError(ValueError):
@@ -65,7 +65,7 @@ def _example(puzzle_text: str, solution_text, rating, source: str, where: str, k
     try:
         if kind == "maze":
             puzzle = Maze.from_rows(puzzle_text.split("\n"))
-            if PATH in puzzle.grid:
+            if PATH_CHAR in puzzle.grid:
                 raise PuzzleError("maze puzzle has path cells 'o' (the path belongs in the solution)")
             solution = Maze.from_rows(solution_text.split("\n")) if solution_text else None
             if solution and (solution.width, solution.puzzle().grid) != (puzzle.width, puzzle.grid):
@@ -177,7 +177,7 @@ def _iter_puzzles(path: Path, fmt: str = "puzzles") -> Iterator[Example]:
         for rec in read_records([(path.name, f)]):
             if rec.error is not None:
                 raise DatasetError(f"{path}:{rec.source.rsplit(':', 1)[1]}: {rec.error}")
-            p, solved = rec.puzzle, isinstance(rec.puzzle, Maze) and PATH in rec.puzzle.grid
+            p, solved = rec.puzzle, isinstance(rec.puzzle, Maze) and PATH_CHAR in rec.puzzle.grid
             yield Example(p.puzzle() if solved else p, p if solved else None, None, rec.source)
 
 
@@ -187,23 +187,23 @@ def _iter_hrm(path: Path, fmt: str = "hrm") -> Iterator[Example]:
     names, arrays = _hrm_files(path), []
     if names is None:
         raise DatasetError(f"{path}: not an HRM folder (no {HRM_FILES[0]})")
-    for name, top in zip(names, (4, 5)):
+    for name, top in zip(names, (GOAL_TOKEN, PATH_TOKEN)):  # inputs have no path
         try:
             a = np.load(name, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise DatasetError(f"{name}: cannot load ({exc})") from None
         if a.ndim != 2 or a.shape[1] == 0 or math.isqrt(a.shape[1]) ** 2 != a.shape[1]:
             raise DatasetError(f"{name}: expected a 2-D array of square grids, got shape {a.shape}")
-        if a.size and (a.dtype.kind not in "iu" or a.min() < 1 or a.max() > top):
-            raise DatasetError(f"{name}: expected integer token ids 1-{top}")
+        if a.size and (a.dtype.kind not in "iu" or a.min() < WALL_TOKEN or a.max() > top):
+            raise DatasetError(f"{name}: expected integer token ids {WALL_TOKEN}-{top}")
         arrays.append(a.astype(np.uint8))
     inputs, labels = arrays
     if inputs.shape != labels.shape:
         raise DatasetError(f"{names[1]}: shape {labels.shape} does not match the inputs' {inputs.shape}")
-    bad = np.flatnonzero(((labels != inputs) & ~((inputs == 2) & (labels == 5))).any(axis=1))
+    bad = np.flatnonzero(((labels != inputs) & ~((inputs == OPEN_TOKEN) & (labels == PATH_TOKEN))).any(axis=1))
     if bad.size:
         raise DatasetError(f"{names[1]}: label {bad[0]} is not its input plus a path ({bad.size} such)")
-    lut, width = np.frombuffer(TOKEN_CHARS.encode(), np.uint8), math.isqrt(inputs.shape[1])
+    lut, width = np.frombuffer(MAZE_TOKEN_CHARS.encode(), np.uint8), math.isqrt(inputs.shape[1])
     for i in range(len(inputs)):
         try:
             p, s = (Maze.from_rows([t[j:j + width] for j in range(0, len(t), width)])
@@ -279,15 +279,15 @@ def dataset_hash(path) -> str:
 
 
 def to_token_arrays(examples: Iterable[Example]):
-    """(inputs, labels): uint8 arrays of shape (N, cells) in HRM/TRM token ids (maze:
-    1 wall 2 open 3 S 4 G 5 path; Sudoku: 1 blank, value v -> v + 1; 0 pad is unused)."""
+    """(inputs, labels): uint8 arrays of shape (N, cells) in HRM/TRM token ids (grid.py:
+    maze 1 wall 2 open 3 S 4 G 5 path; Sudoku 1 blank, value v -> v + 1; 0 pad is unused)."""
     import numpy as np
 
     examples = list(examples)
     if not examples:
         raise DatasetError("no examples to convert to tokens")
     first, lut = examples[0], np.zeros(256, np.uint8)
-    chars = (TOKEN_CHARS if first.kind == "maze" else _SUDOKU_TOKENS).encode()
+    chars = (MAZE_TOKEN_CHARS if first.kind == "maze" else SUDOKU_TOKEN_CHARS).encode()
     lut[np.frombuffer(chars, np.uint8)] = np.arange(len(chars))
     for ex in examples:
         if ex.solution is None:

@@ -2,18 +2,18 @@
 
 A maze is stored row-major as one string over "#.SGo". The puzzle is the maze with
 its path cells cleared; a solution is the same grid with the path marked `o`.
-HRM/TRM token ids (1 wall, 2 open, 3 S, 4 G, 5 path) convert both ways.
+HRM/TRM token ids (rsolve.puzzles.grid: 1 wall, 2 open, 3 S, 4 G, 5 path) convert both ways.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .grid import MAZE_TOKEN_CHARS, maze_chars, maze_tokens, neighbours, ordered_path, shortest_path
 from .sudoku import PuzzleError
 
-WALL, OPEN, START, GOAL, PATH = "#", ".", "S", "G", "o"
-ALPHABET = frozenset("#.SGo ")
-TOKEN_CHARS = "?#.SGo"  # index = HRM token id; 0 is padding
+WALL, OPEN, START, GOAL, PATH_CHAR = MAZE_TOKEN_CHARS[1:]  # "#.SGo", in token order
+ALPHABET = frozenset(MAZE_TOKEN_CHARS[1:] + " ")  # a space reads as open
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,13 @@ class Maze:
     @classmethod
     def from_tokens(cls, tokens, width: int) -> "Maze":
         """Build from HRM token ids (a flat sequence); raises PuzzleError on unknown ids."""
-        try:
-            text = "".join(TOKEN_CHARS[t] if 0 < t < len(TOKEN_CHARS) else "?" for t in map(int, tokens))
-        except TypeError as exc:
-            raise PuzzleError(f"bad maze tokens: {exc}") from None
-        if "?" in text:
-            raise PuzzleError("maze tokens outside 1-5")
+        text = maze_chars(tokens)
         if len(text) % width:
             raise PuzzleError(f"{len(text)} tokens do not fill rows of {width}")
         return cls.from_rows([text[i:i + width] for i in range(0, len(text), width)])
 
     def tokens(self) -> list[int]:
-        return [TOKEN_CHARS.index(ch) for ch in self.grid]
+        return maze_tokens(self.grid)
 
     @property
     def start(self) -> int:
@@ -77,28 +72,32 @@ class Maze:
 
     def puzzle(self) -> "Maze":
         """The maze with any marked path cleared."""
-        return Maze(self.height, self.width, self.grid.replace(PATH, OPEN))
+        return Maze(self.height, self.width, self.grid.replace(PATH_CHAR, OPEN))
 
     def path_cells(self) -> frozenset[int]:
-        return frozenset(i for i, ch in enumerate(self.grid) if ch == PATH)
+        return frozenset(i for i, ch in enumerate(self.grid) if ch == PATH_CHAR)
 
     def with_path(self, cells) -> "Maze":
         g = list(self.puzzle().grid)
         for i in cells:
             if g[i] == OPEN:
-                g[i] = PATH
+                g[i] = PATH_CHAR
         return Maze(self.height, self.width, "".join(g))
 
-    def neighbours(self, i: int):
-        r, c = divmod(i, self.width)
-        if r > 0:
-            yield i - self.width
-        if r < self.height - 1:
-            yield i + self.width
-        if c > 0:
-            yield i - 1
-        if c < self.width - 1:
-            yield i + 1
+    def neighbours(self, i: int) -> tuple[int, ...]:
+        return neighbours(i, self.height, self.width)
+
+    def ordered_path(self) -> list[int]:
+        """The marked path's cells in order from S to G, both included; ValueError
+        unless the `o` cells walk as one chain from S to G."""
+        marked = [ch in (PATH_CHAR, GOAL) for ch in self.grid]
+        return ordered_path(marked, self.start, self.goal, self.height, self.width)
 
     def __str__(self) -> str:
         return self.to_string()
+
+
+def bfs_path(maze: Maze) -> list[int] | None:
+    """Cells strictly between S and G on one shortest path, or None if G is unreachable."""
+    path = shortest_path([ch != WALL for ch in maze.grid], maze.start, maze.goal, maze.height, maze.width)
+    return None if path is None else path[1:-1]

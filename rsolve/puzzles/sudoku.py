@@ -149,9 +149,10 @@ class Sudoku:
     def check_givens(self) -> None:
         """Raise PuzzleError naming the first unit with a repeated value."""
         for u, get in enumerate(unit_getters(self.side)):
-            values = [v for v in get(self.cells) if v]
-            if len(set(values)) != len(values):
-                dup = next(v for v in values if values.count(v) > 1)
+            values = get(self.cells)
+            blanks = values.count(0)
+            if len(set(values)) - (blanks > 0) != len(values) - blanks:  # a repeat (blanks aside)
+                dup = next(v for v in values if v and values.count(v) > 1)
                 raise PuzzleError(f"duplicate {symbol(dup)} in {self.geometry.unit_name(u)}")
 
     def to_string(self) -> str:

@@ -4,7 +4,8 @@ for running a network under a random view of the same puzzle).
 A symmetry maps cell i of the original to cell `cells[i]` of the view and value
 v (1-based) to `values[v - 1]`. Sudoku: band/stack permutations, row/column
 permutations inside them, transpose (square boxes only), value relabelling.
-Mazes: the 8 symmetries of the square (square grids) or the 4 of a rectangle.
+Mazes: the 8 symmetries of the square (square grids) or the 4 of a rectangle
+(their geometry lives in grid.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from .grid import grid_symmetries
 from .sudoku import box_shape
 
 
@@ -48,21 +50,9 @@ def sudoku_symmetry(side: int, rng: random.Random) -> Symmetry:
 
 
 def maze_symmetry(height: int, width: int, rng: random.Random) -> Symmetry:
-    """One of the dihedral symmetries that keep the grid's shape."""
-    square = height == width
-    k = rng.randrange(8 if square else 4)
-    flip, turns = k >= 4, k % 4
-    cells = [0] * (height * width)
-    for r in range(height):
-        for c in range(width):
-            rr, cc = r, (width - 1 - c) if flip else c
-            if square:
-                for _ in range(turns):  # quarter turns
-                    rr, cc = cc, height - 1 - rr
-            elif turns % 2:  # a rectangle keeps its shape only under the half turn
-                rr, cc = height - 1 - rr, width - 1 - cc
-            cells[r * width + c] = rr * width + cc
-    return Symmetry(tuple(cells), (1, 2))
+    """One of the dihedral symmetries that keep the grid's shape (grid.grid_symmetries)."""
+    views = grid_symmetries(height, width)
+    return Symmetry(views[rng.randrange(len(views))], (1, 2))
 
 
 def identity(n_cells: int, n_values: int) -> Symmetry:

@@ -1,5 +1,6 @@
-"""What every trainer shares: devices and threads, a time-budgeted learning-rate
-schedule, progress and metrics, resumable state, and the machine line of a card."""
+"""Small pieces every trainer shares: threads, the time-budgeted learning-rate
+schedule, progress lines and metrics, resumable state files, the machine line
+of a card, messages on stderr."""
 
 from __future__ import annotations
 
@@ -14,14 +15,6 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    return torch.device(device)
 
 
 def set_threads(threads: int) -> None:
@@ -91,3 +84,9 @@ def format_duration(seconds: float) -> str:
     m, s = divmod(int(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def note(message: str, rank: int = 0) -> None:
+    """A message on stderr (from rank 0 only, under torchrun)."""
+    if rank == 0:
+        print(message, file=sys.stderr, flush=True)

@@ -13,119 +13,91 @@ time budget, so a run of N minutes anneals fully within N minutes.
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..lattice.maze import FREE, GOAL_CH, PATH, START_CH, maze_target
+from ..lattice.maze import FREE, GOAL_CH, ON_PATH, START_CH, maze_target
 from ..lattice.rounds import SymmetryPool
-
-
-@dataclass
-class LDTTrainConfig:
-    kind: str
-    data: str
-    out: str
-    val_data: str | None = None
-    val_fraction: float = 0.1  # held back from `data` when no val_data is given
-    preset: str = "cpu"
-    minutes: float = 100.0
-    max_steps: int = 0  # 0: until the time budget ends
-    batch: int = 64
-    pool_fraction: float = 0.5
-    lr: float = 2e-3
-    weight_decay: float = 0.1
-    keep_weight: float = 8.0  # a wrongly eliminated candidate costs this many wrong keeps
-    value_weight: float = 0.2
-    conflict_weight: float = 0.5
-    threshold: float | None = None  # projection threshold of the pool rounds (default: engine's)
-    closure: float = 0.5  # fraction of states closed by the symbolic rules
-    max_age: int = 60
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0
-    val_every: float = 10.0  # minutes
-    resume: bool = False
-    init: str | None = None  # warm start from this checkpoint folder's weights (and architecture)
-    command: str = ""
-    overrides: dict = field(default_factory=dict)  # architecture overrides
+from ..puzzles.maze import OPEN
+from .ldt_config import LDTTrainConfig  # noqa: F401  (its home before the options moved)
 
 
 class Samples:
-    """Training examples of one kind as tensors, and fresh lattice states made from them."""
+    """Training examples of one kind as tensors on the domain's device, and fresh
+    lattice states made from them. Every random draw comes from `rng` (which rows,
+    which hints) or `generator` (a torch generator on the same device), so a run's
+    resumable state holds all of its randomness."""
 
-    def __init__(self, kind, examples, domain, pool: SymmetryPool, rng: random.Random, closure: float = 0.5):
+    def __init__(self, kind, examples, domain, pool: SymmetryPool, rng: random.Random, closure: float = 0.5,
+                 generator: torch.Generator | None = None):
         self.kind, self.domain, self.pool, self.rng, self.closure = kind, domain, pool, rng, closure
+        self.device, self.generator = domain.device, generator
         self.puzzles = [e.puzzle for e in examples]
         if kind == "sudoku":
-            self.solutions = torch.tensor([e.solution.cells for e in examples], dtype=torch.long)
+            self.solutions = torch.tensor([e.solution.cells for e in examples], dtype=torch.long, device=self.device)
         else:
-            self.paths = [_ordered_path(e.solution) for e in examples]
-            self.distance = torch.tensor([len(p) - 1 for p in self.paths])
+            self.paths = [e.solution.ordered_path() for e in examples]
+            self.distance = torch.tensor([len(p) - 1 for p in self.paths], device=self.device)
 
     def __len__(self):
         return len(self.puzzles)
+
+    def _rand(self, *shape):
+        return torch.rand(shape, generator=self.generator, device=self.device)
 
     def fresh(self, n: int, mix=(0.2, 0.55, 0.25)):
         """n states: raw puzzles, correct hints, corrupted hints (in that mix), under
         random symmetries. Returns a dict of batch tensors."""
         idx = [self.rng.randrange(len(self)) for _ in range(n)]
         cand, fixed, static = self.domain.encode([self.puzzles[i] for i in idx])
-        mode = torch.tensor(self.rng.choices(range(3), weights=mix, k=n))
-        if self.kind == "sudoku":
-            sol = F.one_hot(self.solutions[idx] - 1, self.domain.values).bool()
-            blank = ~fixed
-            fill = blank & (torch.rand(blank.shape) < torch.rand(n, 1)) & (mode > 0)[:, None]
-            cand = torch.where(fill[..., None], sol, cand)
-            wrong = blank & (torch.rand(blank.shape) < 0.03)
-            wrong[torch.arange(n), torch.where(blank, torch.rand(blank.shape), -1.0).argmax(-1)] = True
-            wrong &= (mode == 2)[:, None]
-            shifted = sol.roll(self.rng.randrange(1, self.domain.values), dims=-1)
-            cand = torch.where(wrong[..., None], shifted, cand)
-            extra = {"solution": sol, "distance": torch.zeros(n, dtype=torch.long)}
-        else:
-            for row, (i, m) in enumerate(zip(idx, mode.tolist())):
-                path = self.paths[i]
-                if m == 0:
-                    continue
-                k = self.rng.randrange(1, len(path) - 1)
-                cand[row, path[1:k + 1], FREE] = False  # a forced prefix of the label path
-                if m == 2:
-                    off = [j for j in _open_neighbours(self.puzzles[i], path[k]) if j not in path]
-                    if off:
-                        cand[row, self.rng.choice(off), FREE] = False
-            extra = {"solution": torch.zeros(n, 1, 1, dtype=torch.bool), "distance": self.distance[idx]}
+        mode = self.rng.choices(range(3), weights=mix, k=n)
+        hint = self._sudoku_hints if self.kind == "sudoku" else self._maze_hints
+        cand, solution, distance = hint(cand, fixed, idx, mode)
         closed = self.domain.close(cand, static)
-        use = torch.rand(n) < self.closure
-        cand = torch.where(use[:, None, None], closed, cand)
-        view = self.pool.sample(n)
+        cand = torch.where((self._rand(n) < self.closure)[:, None, None], closed, cand)
+        view = self.pool.sample(n, self.generator)
         perm = self.domain.permute_values
-        batch = {"cand": self.pool.to_view(cand, view, perm), "fixed": self.pool.to_view_cells(fixed, view),
-                 "static": self.pool.to_view(static, view, False) if static.shape[-1] else static,
-                 "distance": extra["distance"], "age": torch.zeros(n, dtype=torch.long)}
-        batch["solution"] = self.pool.to_view(extra["solution"], view) if self.kind == "sudoku" else \
-            extra["solution"].expand(n, 1, 1)
-        return batch
+        return {"cand": self.pool.to_view(cand, view, perm), "fixed": self.pool.to_view_cells(fixed, view),
+                "static": self.pool.to_view(static, view, False) if static.shape[-1] else static,
+                "distance": distance, "age": torch.zeros(n, dtype=torch.long, device=self.device),
+                "solution": self.pool.to_view(solution, view) if self.kind == "sudoku" else solution}
 
+    def _sudoku_hints(self, cand, fixed, idx, mode):
+        """Mode 1 fills a random share of blanks from the solution; mode 2 also sets a
+        few blanks (at least one) to a wrong value."""
+        n, mode = len(idx), torch.tensor(mode, device=self.device)
+        sol = F.one_hot(self.solutions[idx] - 1, self.domain.values).bool()
+        blank = ~fixed
+        fill = blank & (self._rand(*blank.shape) < self._rand(n, 1)) & (mode > 0)[:, None]
+        cand = torch.where(fill[..., None], sol, cand)
+        wrong = blank & (self._rand(*blank.shape) < 0.03)
+        some_blank = torch.where(blank, self._rand(*blank.shape), -1.0).argmax(-1)
+        wrong[torch.arange(n, device=self.device), some_blank] = True
+        wrong &= (mode == 2)[:, None]
+        shifted = sol.roll(self.rng.randrange(1, self.domain.values), dims=-1)
+        cand = torch.where(wrong[..., None], shifted, cand)
+        return cand, sol, torch.zeros(n, dtype=torch.long, device=self.device)
 
-def _ordered_path(solution) -> list[int]:
-    """Label path cells in order from S to G."""
-    on = set(solution.path_cells()) | {solution.goal}
-    order, seen = [solution.start], {solution.start}
-    while order[-1] != solution.goal:
-        nxt = [j for j in solution.neighbours(order[-1]) if j in on and j not in seen]
-        if not nxt:
-            raise ValueError("label path is not a chain from S to G")
-        order.append(nxt[0])
-        seen.add(nxt[0])
-    return order
-
-
-def _open_neighbours(maze, i):
-    return [j for j in maze.neighbours(i) if maze.grid[j] == "."]
+    def _maze_hints(self, cand, fixed, idx, mode):
+        """Mode 1 forces a prefix of the label path; mode 2 also closes an open cell
+        beside the prefix's end that the label path does not use."""
+        for row, (i, m) in enumerate(zip(idx, mode)):
+            path = self.paths[i]
+            if m == 0:
+                continue
+            k = self.rng.randrange(1, len(path) - 1)
+            cand[row, path[1:k + 1], FREE] = False  # a forced prefix of the label path
+            if m == 2:
+                maze = self.puzzles[i]
+                off = [j for j in maze.neighbours(path[k]) if maze.grid[j] == OPEN and j not in path]
+                if off:
+                    cand[row, self.rng.choice(off), FREE] = False
+        no_solution = torch.zeros(len(idx), 1, 1, dtype=torch.bool, device=self.device)
+        return cand, no_solution, self.distance[idx]
 
 
 def targets(kind, domain, batch):
@@ -134,16 +106,17 @@ def targets(kind, domain, batch):
     if kind == "sudoku":
         keep = cand & batch["solution"]
         return keep, keep.any(-1).all(-1)
-    c = cand.numpy()
+    c = cand.cpu().numpy()  # the maze targets are breadth-first searches on the host
     starts = batch["static"][..., START_CH].argmax(-1).tolist()
     goals = batch["static"][..., GOAL_CH].argmax(-1).tolist()
+    distance = batch["distance"].tolist()
     keep = np.zeros_like(c)
     ok = np.zeros(len(c), dtype=bool)
     for b in range(len(c)):
-        t, ok[b] = maze_target(c[b], starts[b], goals[b], int(batch["distance"][b]), domain.height, domain.width)
+        t, ok[b] = maze_target(c[b], starts[b], goals[b], distance[b], domain.height, domain.width)
         if ok[b]:
             keep[b] = t
-    return torch.from_numpy(keep), torch.from_numpy(ok)
+    return torch.from_numpy(keep).to(cand.device), torch.from_numpy(ok).to(cand.device)
 
 
 def loss_fn(cfg, kind, outputs, batch, keep_t, consistent):
@@ -151,7 +124,7 @@ def loss_fn(cfg, kind, outputs, batch, keep_t, consistent):
     mask = (cand & ~fixed[..., None] & consistent[:, None, None]).float()
     weight = torch.where(keep_t, cfg.keep_weight, 1.0) * mask
     cells = ~fixed & (cand.sum(-1) > 1) & consistent[:, None]
-    value_t = keep_t.float().argmax(-1) if kind == "sudoku" else keep_t[..., PATH].long()
+    value_t = keep_t.float().argmax(-1) if kind == "sudoku" else keep_t[..., ON_PATH].long()
     total, parts = 0.0, {}
     for keep, value, conflict in outputs:
         k = F.binary_cross_entropy_with_logits(keep, keep_t.float(), weight=weight, reduction="sum") \
@@ -167,7 +140,7 @@ def elimination_quality(keep_logits, batch, keep_t, consistent, threshold):
     """(unsound: share of needed candidates the projection would drop,
     recall: share of removable candidates it drops) over consistent rows."""
     alive = batch["cand"] & ~batch["fixed"][..., None] & consistent[:, None, None]
-    drop = keep_logits < torch.logit(torch.tensor(threshold))
+    drop = keep_logits < math.log(threshold / (1 - threshold))  # a Python float: no host tensor
     need, removable = alive & keep_t, alive & ~keep_t
     return ((drop & need).sum() / need.sum().clamp(min=1)).item(), \
         ((drop & removable).sum() / removable.sum().clamp(min=1)).item()

@@ -1,4 +1,4 @@
-"""Training TRM and HRM (`rsolve train sudoku|maze --model trm|hrm`): config, data, losses.
+"""Training TRM and HRM (`rsolve train sudoku|maze --model trm|hrm`): data, slots, halting, losses, EMA.
 
 Deep supervision as in both official trainers: a fixed batch of slots, each
 holding one puzzle and its carry. Every optimizer step runs one supervision step
@@ -21,118 +21,15 @@ from __future__ import annotations
 
 import copy
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engines.neural import can_compile
 from ..puzzles.dataset import to_token_arrays
+from ..puzzles.grid import MAZE_VOCAB, grid_symmetries, sudoku_vocab
 from ..puzzles.symmetry import sudoku_symmetry
-
-MODELS = ("trm", "hrm")
-KINDS = ("sudoku", "maze")
-PRECISIONS = ("fp32", "bf16")
-
-# What a preset changes besides the architecture. paper: the published recipes
-# (batch 768, lr 1e-4, weight decay 1.0, N_sup 16). cpu: small batches and fewer
-# supervision steps so a CPU hour sees many updates.
-TRAIN_PRESETS = {
-    "paper": dict(batch=768, lr=1e-4, weight_decay=1.0, max_steps_per_puzzle=16),
-    "cpu": dict(batch=32, lr=1e-3, weight_decay=0.1, max_steps_per_puzzle=8),
-}
-# A maze sample costs ~40x a Sudoku one here (900 positions, attention), so the
-# cpu recipe halves the batch to keep the optimizer steps per hour up.
-KIND_OVERRIDES = {("cpu", "maze"): dict(batch=16)}
-
-
-def native_bf16(device: str) -> bool:
-    """Whether bf16 matmuls run in hardware: then bf16 autocast was the faster
-    precision for every preset in bench/recursive_train_speed.py (on a CPU with
-    AMX, 1.3-2x at the cpu presets); without it bf16 is emulated and slower."""
-    if device != "cpu" and torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-@dataclass
-class RecursiveTrainConfig:
-    kind: str
-    data: str
-    out: str
-    model: str = "trm"
-    val_data: str | None = None
-    val_fraction: float = 0.1  # held back from `data` when no val_data is given
-    val_size: int = 256  # validation puzzles per evaluation, at most (it runs every supervision step)
-    preset: str = "auto"  # auto: paper when training on a GPU, else cpu
-    minutes: float = 100.0
-    max_steps: int = 0  # optimizer steps; 0: until the time budget ends
-    # None: the preset's value (TRAIN_PRESETS)
-    batch: int | None = None  # slots per rank
-    lr: float | None = None
-    weight_decay: float | None = None
-    max_steps_per_puzzle: int | None = None  # N_sup
-    precision: str = "auto"  # fp32 | bf16 (autocast; weights and optimizer stay fp32) | auto: bf16 if native
-    beta1: float = 0.9
-    beta2: float = 0.95
-    warmup: float = 0.05  # share of the run; the official runs use 2000 steps then a constant lr
-    lr_floor: float = 0.1  # cosine decays to lr_floor * lr (1.0 gives the official constant lr)
-    grad_clip: float = 1.0
-    ema: float = 0.999  # weight EMA decay; 0 disables (the checkpoint then holds the raw weights)
-    explore: float = 0.1  # share of new slots forced to run a random 2..N_sup steps
-    q_weight: float = 0.5
-    augment: bool = True
-    compile: bool | None = None  # None: on when the run is long enough to repay compiling (see below)
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0
-    val_every: float = 10.0  # minutes between validations (each also saves checkpoint and state)
-    save_every: float = 5.0  # minutes between saves of the resumable state alone
-    log_every: float = 30.0  # seconds between progress lines
-    resume: bool = False
-    init: str | None = None  # warm start from this checkpoint folder's EMA weights and architecture
-    command: str = ""
-    overrides: dict = field(default_factory=dict)  # architecture overrides (--arch)
-
-    def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"no recursive trainer for {self.model!r}; choose from {', '.join(MODELS)}")
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown puzzle kind {self.kind!r}")
-        if self.preset == "auto":
-            cuda = torch.cuda.is_available() and self.device != "cpu"
-            self.preset = "paper" if cuda else "cpu"
-        if self.preset not in TRAIN_PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose from auto, {', '.join(TRAIN_PRESETS)}")
-        recipe = {**TRAIN_PRESETS[self.preset], **KIND_OVERRIDES.get((self.preset, self.kind), {})}
-        for key, value in recipe.items():
-            if getattr(self, key) is None:
-                setattr(self, key, value)
-        if self.precision == "auto":
-            self.precision = "bf16" if native_bf16(self.device) else "fp32"
-        if self.compile is None:
-            # compiling took about a minute on a 2-core CPU and then ran 1.3-1.6x faster
-            long_run = self.minutes >= 10 and (self.max_steps == 0 or self.max_steps >= 500)
-            self.compile = long_run and can_compile(self.device)
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose from auto, {', '.join(PRECISIONS)}")
-        for name, ok in (("batch size", self.batch >= 1), ("--max-steps-per-puzzle", self.max_steps_per_puzzle >= 1),
-                         ("--ema", 0 <= self.ema < 1), ("--lr", self.lr > 0), ("--minutes", self.minutes > 0),
-                         ("--steps", self.max_steps >= 0), ("--val-size", self.val_size >= 1)):
-            if not ok:
-                raise ValueError(f"{name} is out of range")
-
-
-def config_from_cli(**kwargs) -> RecursiveTrainConfig:
-    """The CLI's options as a config; None means "the preset's value"."""
-    return RecursiveTrainConfig(**{k: v for k, v in kwargs.items() if v is not None})
-
 
 # ------------------------------------------------------------------ data
 
@@ -151,12 +48,10 @@ class TokenSet:
         first = examples[0].puzzle
         self.width = first.side if kind == "sudoku" else first.width
         self.height = self.inputs.shape[1] // self.width
-        self.vocab = first.side + 2 if kind == "sudoku" else 6
+        self.vocab = sudoku_vocab(first.side) if kind == "sudoku" else MAZE_VOCAB
         self.puzzles = [e.puzzle for e in examples] if kind == "maze" else []  # for the path verifier
-        if kind == "maze":
-            grid = np.arange(self.inputs.shape[1]).reshape(self.height, self.width)
-            views = [np.rot90(g, k) for g in (grid, grid[:, ::-1]) for k in range(4)]
-            self.views = [v.ravel().copy() for v in views if v.shape == grid.shape]
+        if kind == "maze":  # gathers (view cell -> original cell): the inverse of each symmetry
+            self.views = [np.argsort(cells) for cells in grid_symmetries(self.height, self.width)]
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -203,6 +98,12 @@ class Sampler:
             idx += take
             self.pos += len(take)
         return self.tokens.take(idx, self.rng if self.augment else None)
+
+    def state(self) -> dict:
+        return {"order": torch.tensor(self.order, dtype=torch.long), "pos": self.pos}
+
+    def load_state(self, state: dict) -> None:
+        self.order, self.pos = state["order"].tolist(), int(state["pos"])
 
 
 # ------------------------------------------------------------------ slots and halting
@@ -252,9 +153,9 @@ def halt_decision(steps, q_halt, q_continue, max_steps: int, explore: float, use
     last = steps >= max_steps
     if max_steps <= 1:
         return last
-    b = steps.shape[0]
-    forced = torch.rand(b, generator=generator) < explore
-    floor = torch.where(forced, torch.randint(2, max_steps + 1, (b,), generator=generator), 0).to(steps.device)
+    b, device = steps.shape[0], steps.device  # the generator lives on the slots' device too
+    forced = torch.rand(b, generator=generator, device=device) < explore
+    floor = torch.where(forced, torch.randint(2, max_steps + 1, (b,), generator=generator, device=device), 0)
     return last | (wants_halt(q_halt, q_continue, use_continue) & (steps >= floor))
 
 

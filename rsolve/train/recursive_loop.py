@@ -1,28 +1,32 @@
-"""The TRM/HRM training loop: deep supervision over persistent slots, EMA, a
-time-budgeted schedule, rank-0 validation and atomic checkpoints, resumable
-state, and DistributedDataParallel under torchrun (see rsolve.train.recursive
-for the data, halting and losses)."""
+"""The TRM/HRM family on the training skeleton: deep supervision over persistent
+slots, EMA weights, DistributedDataParallel under torchrun, validation by the Q
+head's halting (see rsolve.train.recursive for the data, halting and losses,
+rsolve.train.loop for the schedule, saves and resume)."""
 
 from __future__ import annotations
 
 import inspect
 import random
-import time
 from contextlib import nullcontext
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from .. import verify
+from ..models import hrm, trm
 from ..models.layers import count_parameters
 from ..puzzles import Maze
+from ..puzzles.dataset import DatasetError
 from ..puzzles.sudoku import PuzzleError
-from .common import RunLog, format_duration, load_state, lr_at, pick_device, save_state, set_threads
-from .recursive import (EMA, RecursiveTrainConfig, Sampler, Slots, TokenSet, empty_slots, halt_decision,
-                        q_continue_target, refill, supervision_loss, wants_halt)
-from .recursive_io import (NAMES, Record, agree, all_digests, initial_model, load_data, note, run_folder,
-                           save_checkpoint, start_distributed, stop_distributed)
+from . import loop, runfiles
+from .recursive import (EMA, Sampler, Slots, TokenSet, empty_slots, halt_decision, q_continue_target, refill,
+                        supervision_loss, wants_halt)
+from .recursive_config import RecursiveTrainConfig
+
+MODULES = {"trm": trm, "hrm": hrm}
+NAMES = {"trm": "TRM", "hrm": "HRM"}
 
 
 def autocast(device: torch.device, precision: str):
@@ -105,129 +109,140 @@ class Meter:
 def train(cfg: RecursiveTrainConfig) -> Path | None:
     """Train (or resume) and write the checkpoint folder `cfg.out`. Returns its path
     (None on ranks other than 0 under torchrun)."""
-    set_threads(cfg.threads)
-    rank, world, device = start_distributed(pick_device(cfg.device))
-    try:
-        return _train(cfg, rank, world, device)
-    finally:
-        stop_distributed()
+    return loop.train(cfg)
 
 
-def _train(cfg, rank, world, device) -> Path | None:
-    torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    data = load_data(cfg, rank, world)
-    model, prior = initial_model(cfg, data.train.cells, data.train.vocab)
-    rec = Record(data, world, count_parameters(model), prior["commands"] + [cfg.command], prior["seconds"])
-    run = run_folder(cfg.out)
-    state_path = run / "state.pt"
-    state = load_state(state_path) if cfg.resume and state_path.exists() else None
-    if cfg.resume and state is None:
-        note(f"nothing to resume in {run}; starting a new run", rank)
-    model.to(device)
-    stepper = Stepper(model, cfg, device, distributed=world > 1)
-    rng, gen = random.Random(f"{cfg.seed}/{rank}"), torch.Generator().manual_seed(cfg.seed * 7919 + rank)
-    step, elapsed = 0, 0.0
-    if state is not None:
-        try:
-            model.load_state_dict(state["model"])
-            stepper.ema.load_state_dict(state["ema"])
-            stepper.opt.load_state_dict(state["optimizer"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise ValueError(f"{state_path}: saved state does not fit this model "
-                             f"({str(exc).splitlines()[0][:160]})") from None
-        step, elapsed = int(state["step"]), float(state["elapsed"])
-        rec.commands = [c for c in state["commands"].split("\n") if c] + [cfg.command]
-        rec.prior_seconds = float(state["prior_seconds"])
-        if rank == 0:  # other ranks draw a new stream: their old one was not saved
-            rng.setstate(state["rng"])
-            gen.set_state(state["generator"])
+class Recursive(loop.Family):
+    """TRM and HRM: deep supervision over a fixed batch of slots (rsolve.train.recursive)."""
+
+    distributed = True
+
+    def __init__(self, cfg, device, rank=0, world=1):
+        super().__init__(cfg, device, rank, world)
+        self.name, self.engine = NAMES[cfg.model], cfg.model
+        self.module = MODULES[cfg.model]
+
+    def load_data(self, train_examples, val_examples) -> None:
+        cfg, world = self.cfg, self.world
+        if len(train_examples) < world:
+            raise ValueError(f"{cfg.data}: {len(train_examples)} training examples cannot feed {world} processes")
+        # each rank trains on its own interleaved shard: no puzzle is seen twice per epoch
+        self.train_set = TokenSet(cfg.kind, train_examples[self.rank::world])
+        self.val_set = TokenSet(cfg.kind, val_examples[:cfg.val_limit]) if val_examples and self.rank == 0 else None
+        if self.val_set is not None and (self.val_set.cells, self.val_set.vocab) != (self.train_set.cells,
+                                                                                       self.train_set.vocab):
+            raise DatasetError(f"{cfg.val_data or cfg.data}: validation puzzles have {self.val_set.cells} cells, "
+                               f"training puzzles {self.train_set.cells}")
+        self.n_train, self.n_val = len(train_examples), len(val_examples)
+        self.rng = random.Random(f"{cfg.seed}/{self.rank}")
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 7919 + self.rank)
+        self.rngs = {"rows": self.rng, "tensors": self.gen}
+
+    def build(self, init) -> None:
+        cfg, cells, vocab = self.cfg, self.train_set.cells, self.train_set.vocab
+        config_class = self.module.HRMConfig if cfg.model == "hrm" else self.module.TRMConfig
+        known = [f.name for f in fields(config_class)]
+        unknown = sorted(set(cfg.overrides) - set(known))
+        if unknown:
+            raise ValueError(f"--arch: {self.name} has no setting {unknown[0]!r} (settings: {', '.join(known)})")
+        if init is None:
+            model = self.module.build(cfg.kind, cfg.preset, **{"seq_len": cells, "vocab_size": vocab, **cfg.overrides})
         else:
-            rng.seed(f"{cfg.seed}/{rank}/{step}")
-        note(f"resuming at step {step} ({format_duration(elapsed)} done)", rank)
-    log = RunLog(run, every=cfg.log_every) if rank == 0 else None
-    note(f"training {NAMES[cfg.model]} {cfg.kind} ({cfg.preset} preset, {rec.params:,} parameters, {cfg.precision}"
-         f"{', compiled' if cfg.compile else ''}) on {data.n_train} examples"
-         f"{f' over {world} processes' if world > 1 else ''}, validating on {min(data.n_val, cfg.val_size)}; "
-         f"batch {cfg.batch}, up to {cfg.max_steps_per_puzzle} supervision steps per puzzle; budget "
-         f"{cfg.minutes:g} min" + (f" or {cfg.max_steps} steps" if cfg.max_steps else ""), rank)
+            model = runfiles.init_model(init, self.module.from_config, cfg.overrides)
+        if (model.cfg.seq_len, model.cfg.vocab_size) != (cells, vocab):
+            raise ValueError(f"{cfg.init or '--arch'}: the network reads {model.cfg.seq_len} cells over "
+                             f"{model.cfg.vocab_size} tokens; the data has {cells} cells over {vocab}")
+        self.model = model.to(self.device)
+        self.stepper = Stepper(model, cfg, self.device, distributed=self.world > 1)
+        self.sampler = Sampler(self.train_set, self.rng, cfg.augment)
+        self.slots = empty_slots(model, cfg.batch, cells, self.device)
+        self.meter, self.steps_done = Meter(), 0
 
-    sampler = Sampler(data.train, rng, cfg.augment)
-    slots = empty_slots(model, cfg.batch, data.train.cells, device)
-    meter, budget = Meter(), cfg.minutes * 60
-    start, session = time.monotonic() - elapsed, time.monotonic()
-    last_val = last_state = elapsed
-    first_progress, first_step = None, step
-    while True:
-        elapsed = time.monotonic() - start
-        progress = agree(max(elapsed / budget, step / cfg.max_steps if cfg.max_steps else 0.0), world, device)
-        first_progress = progress if first_progress is None else first_progress
-        if progress >= 1:
-            break
-        lr = lr_at(progress, cfg.lr, cfg.warmup, cfg.lr_floor)
+    def summary(self) -> str:
+        cfg = self.cfg
+        return (f"training {self.name} {cfg.kind} ({cfg.preset} preset, {count_parameters(self.model):,} parameters, "
+                f"{cfg.precision}{', compiled' if cfg.compile else ''}) on {self.n_train} examples"
+                f"{f' over {self.world} processes' if self.world > 1 else ''}, validating on "
+                f"{min(self.n_val, cfg.val_limit)}; batch {cfg.batch}, up to {cfg.max_steps_per_puzzle} supervision "
+                f"steps per puzzle; {self.device.type}, budget {cfg.minutes:g} min"
+                + (f" or {cfg.max_steps} steps" if cfg.max_steps else ""))
+
+    def step(self, lr: float) -> dict:
         try:
-            slots, stats = stepper.step(slots, sampler.draw, lr, gen)
+            self.slots, stats = self.stepper.step(self.slots, self.sampler.draw, lr, self.gen)
         except Exception as exc:  # compiling happens in the first step: say what to do instead
-            if not cfg.compile or step > first_step:
+            if not self.cfg.compile or self.steps_done:
                 raise
             raise ValueError(f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); "
                              "train with --no-compile") from None
-        step += 1
-        if rank != 0:
-            continue
-        meter.add("exact", stats["solved_at_halt"], stats["halted"])
-        meter.add("cell", stats["cell_at_halt"], stats["halted"])
-        meter.add("depth", stats["depth"], stats["halted"])
-        meter.add("halt", stats["halt_right"], 1)
-        spent = time.monotonic() - session
-        now = max((time.monotonic() - start) / budget, step / cfg.max_steps if cfg.max_steps else 0.0)
-        rate = max(1e-12, now - first_progress) / max(spent, 1e-9)
-        log.log({"step": step, **({"of": cfg.max_steps} if cfg.max_steps else {}),
-                 "minutes": round(elapsed / 60, 2), "lr": lr,
-                 "loss": round(stats["loss"], 4), "cell_acc": meter["cell"], "exact_acc": meter["exact"],
-                 "halt_acc": meter["halt"], "depth": meter["depth"],
-                 # a sample is one supervision step of one puzzle; this session only (not a resumed past)
-                 "samples_per_s": round((step - first_step) * cfg.batch * world / max(spent, 1e-9), 1),
-                 "eta": format_duration(max(0.0, (1 - now) / rate))},
-                force=step == first_step + 1)
-        if elapsed - last_val >= cfg.val_every * 60:
-            last_val = last_state = elapsed
-            _save(cfg, stepper, rec, step, elapsed, state_path, log, rng, gen, final=False)
-        elif elapsed - last_state >= cfg.save_every * 60:  # so a killed run loses minutes, not a validation period
-            last_state = elapsed
-            _save_state(stepper, rec, step, elapsed, state_path, rng, gen)
-    digests = all_digests(model, world)
-    if rank != 0:
-        return None
-    if world > 1:
-        log.log({"step": step, "rank_weights_sha256": digests, "ranks_agree": len(set(digests)) == 1}, force=True)
-    path = _save(cfg, stepper, rec, step, time.monotonic() - start, state_path, log, rng, gen, final=True)
-    log.close()
-    return path
+        self.steps_done += 1
+        m = self.meter
+        m.add("exact", stats["solved_at_halt"], stats["halted"])
+        m.add("cell", stats["cell_at_halt"], stats["halted"])
+        m.add("depth", stats["depth"], stats["halted"])
+        m.add("halt", stats["halt_right"], 1)
+        return {"loss": round(stats["loss"], 4), "cell_acc": m["cell"], "exact_acc": m["exact"],
+                "halt_acc": m["halt"], "depth": m["depth"]}
 
+    def validate(self) -> dict:
+        return evaluate(self.stepper.ema.model, self.val_set, self.cfg, self.device) if self.val_set else {}
 
-def _save(cfg, stepper: Stepper, rec: Record, step, elapsed, state_path, log, rng, gen, final) -> Path:
-    metrics = evaluate(stepper.ema.model, rec.data.val, cfg, stepper.device) if rec.data.val else {}
-    log.log({"step": step, "minutes": round(elapsed / 60, 2), **metrics}, force=True)
-    _save_state(stepper, rec, step, elapsed, state_path, rng, gen)
-    ema = stepper.ema.model
-    return save_checkpoint(cfg, ema.state_dict(), ema.cfg.to_dict(), rec, step, elapsed, metrics, final)
+    def state(self) -> dict:
+        s = self.slots
+        return {"model": self.model.state_dict(), "ema": self.stepper.ema.state_dict(),
+                "optimizer": self.stepper.opt.state_dict(), "sampler": self.sampler.state(),
+                "meter": {"num": self.meter.num, "den": self.meter.den},
+                "slots": {"tokens": s.tokens, "labels": s.labels, "steps": s.steps, "halted": s.halted,
+                          "carry": list(s.carry)}}
 
+    def load_state(self, state: dict, stream: bool = True) -> None:
+        self.model.load_state_dict(state["model"])
+        self.stepper.ema.load_state_dict(state["ema"])
+        self.stepper.opt.load_state_dict(state["optimizer"])
+        if stream:  # this rank's slots and epoch order (other ranks start theirs afresh)
+            self.sampler.load_state(state["sampler"])
+            self.meter.num, self.meter.den = dict(state["meter"]["num"]), dict(state["meter"]["den"])
+            s = {k: v for k, v in state["slots"].items() if k != "carry"}
+            carry = tuple(c.to(self.device) for c in state["slots"]["carry"])
+            self.slots = Slots(**{k: v.to(self.device) for k, v in s.items()}, carry=carry)
 
-def _save_state(stepper: Stepper, rec: Record, step, elapsed, state_path, rng, gen) -> None:
-    save_state(state_path, {"model": stepper.model.state_dict(), "ema": stepper.ema.state_dict(),
-                            "optimizer": stepper.opt.state_dict(), "step": step, "elapsed": elapsed,
-                            "commands": "\n".join(rec.commands), "prior_seconds": rec.prior_seconds,
-                            "rng": rng.getstate(), "generator": gen.get_state()})
+    def weights(self) -> tuple[dict, dict]:
+        ema = self.stepper.ema.model
+        return ema.state_dict(), ema.cfg.to_dict()
+
+    def card_lines(self, step: int) -> list[str]:
+        cfg, arch = self.cfg, self.stepper.ema.model.cfg.to_dict()
+        mixer = f"mixer {arch['mixer']}, " if "mixer" in arch else ""
+        halting = "q_halt > q_continue" if cfg.model == "hrm" else "q_halt > 0"
+        return [
+            f"- Model: {self.name}, {mixer}dim {arch['dim']}, {count_parameters(self.model):,} parameters; weights are "
+            f"the EMA (decay {cfg.ema}) of the trained ones",
+            f"- Training: {step} optimizer steps x {cfg.batch} slots x {self.world} process(es); one supervision step "
+            f"per slot per optimizer step, up to {cfg.max_steps_per_puzzle} per puzzle (halt: {halting}, "
+            f"{cfg.explore:.0%} forced exploration); AdamW lr {cfg.lr:g} (warmup {cfg.warmup:.0%}, cosine to "
+            f"{cfg.lr_floor:g}x), weight decay {cfg.weight_decay:g}, clip {cfg.grad_clip:g}; {cfg.precision}"
+            + (", torch.compile" if cfg.compile else "") + ("; augmented on the fly" if cfg.augment else ""),
+            "- Loss: softmax cross-entropy on every cell (the official code uses stablemax) + "
+            f"{cfg.q_weight:g} x BCE(q_halt, grid right)" + (f" + {cfg.q_weight:g} x BCE(q_continue, bootstrapped "
+                                                             "next-step target)" if cfg.model == "hrm" else "")]
+
+    def validation_note(self) -> str:
+        shown = min(self.n_val, self.cfg.val_limit)
+        return (f"EMA weights, {shown} held-back puzzles, up to {self.cfg.max_steps_per_puzzle} supervision steps, "
+                "answer taken when the Q head halts")
+
+    def samples_per_step(self) -> int:
+        return self.cfg.batch * self.world  # a sample is one supervision step of one puzzle
 
 
 @torch.no_grad()
 def evaluate(model, tokens: TokenSet, cfg: RecursiveTrainConfig, device) -> dict:
-    """Exact accuracy of `model` on the first cfg.val_size puzzles, running up to N_sup
+    """Exact accuracy of `model` on the first cfg.val_limit puzzles, running up to N_sup
     supervision steps; a puzzle's answer is the one it had when its Q head first said
     halt (or the last). Mazes also count answers the verifier accepts as valid and
     shortest, since shortest paths are not unique."""
     model.eval()
-    n, steps = min(len(tokens), cfg.val_size), cfg.max_steps_per_puzzle
+    n, steps = min(len(tokens), cfg.val_limit), cfg.max_steps_per_puzzle
     use_continue = cfg.model == "hrm"
     exact = exact_last = cell = depth = accepted = 0.0
     for lo in range(0, n, cfg.batch):

@@ -8,7 +8,7 @@ and optimality are reported apart; label match is a dataset question, not ours.
 
 from __future__ import annotations
 
-from ..puzzles.maze import OPEN, PATH, WALL, Maze
+from ..puzzles.maze import OPEN, PATH_CHAR, WALL, Maze
 from .sudoku import Verdict
 
 
@@ -63,7 +63,7 @@ def check_path(puzzle: Maze, answer: Maze) -> Verdict:
         return Verdict(False, f"answer is {answer.height}x{answer.width}, maze is {puzzle.height}x{puzzle.width}")
     base = puzzle.puzzle().grid
     for i, (p, a) in enumerate(zip(base, answer.grid)):
-        if a != p and not (a == PATH and p == OPEN):
+        if a != p and not (a == PATH_CHAR and p == OPEN):
             r, c = divmod(i, puzzle.width)
             what = "crosses a wall" if p == WALL else f"changes {p!r} to {a!r}"
             return Verdict(False, f"answer {what} at row {r + 1}, column {c + 1}")

@@ -72,7 +72,15 @@ class SudokuSAT:
     """One reusable SAT solver for all puzzles of one side."""
 
     def __init__(self, side: int):
+        from pysat import solvers
         from pysat.solvers import Solver, SolverNames
+
+        # python-sat swaps in its own SIGINT handler around every call it thinks runs on
+        # the main thread: Ctrl-C then surfaces as its own error, and where the shell
+        # ignores SIGINT the handler swap corrupts the heap (seen: "corrupted double-linked
+        # list", exit 134). A Sudoku call takes milliseconds, so Python's own handling of
+        # Ctrl-C between calls is enough: tell python-sat to leave signals alone.
+        solvers.MainThread.check = staticmethod(lambda: False)
 
         self.side = side
         name = next(n for n in SOLVER_PREFERENCE if hasattr(SolverNames, n))

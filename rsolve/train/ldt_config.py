@@ -1,0 +1,38 @@
+"""The LDT trainer's options (no torch: the CLI reads them for its flags and help)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .config import TrainConfig, opt
+
+
+@dataclass
+class LDTTrainConfig(TrainConfig):
+    batch: int = opt(64, "Lattice states per step, half of them from the on-policy pool.", flag="--batch-size",
+                     short="-b")
+    lr: float = opt(2e-3, "Peak learning rate.")
+    weight_decay: float = opt(0.1, "AdamW weight decay.")
+    pool_fraction: float = opt(0.5, "Share of each batch taken from the on-policy pool of states.")
+    keep_weight: float = opt(8.0, "Loss weight of a candidate that must be kept (a wrong elimination costs "
+                                  "this many wrong keeps).")
+    value_weight: float = opt(0.2, "Loss weight of the value head.")
+    conflict_weight: float = opt(0.5, "Loss weight of the conflict head.")
+    threshold: float | None = opt(None, "Projection threshold of the pool rounds (default: the engine's, "
+                                        "sudoku 0.1, maze 0.5).")
+    closure: float = opt(0.5, "Share of states closed by the symbolic rules.")
+    max_age: int = opt(60, "Rounds a state may stay in the pool.")
+
+    family: ClassVar[str] = "rsolve.train.ldt_loop:LDT"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.preset == "auto":
+            self.preset = "cpu"
+        for name, ok in (("--batch-size", self.batch >= 2), ("--lr", self.lr >= 0),
+                         ("--pool-fraction", 0 <= self.pool_fraction < 1), ("--closure", 0 <= self.closure <= 1),
+                         ("--threshold", self.threshold is None or 0 < self.threshold < 1),
+                         ("--max-age", self.max_age >= 1)):
+            if not ok:
+                raise ValueError(f"{name} is out of range")
