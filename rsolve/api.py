@@ -143,6 +143,8 @@ class EvalReport:
     label_match: int = 0
     seconds: float = 0.0
     stats: dict = field(default_factory=dict)  # sums of numeric engine stats
+    reported: int = 0  # puzzles whose engine said which selection rules' picks pass (ptrm -O report=true)
+    picks: dict = field(default_factory=dict)  # rule (and "pass", any rollout accepted) -> puzzles accepted
 
     def pct(self, n: int, of: int | None = None) -> float:
         of = self.total if of is None else of
@@ -152,6 +154,19 @@ class EvalReport:
     def per_second(self) -> float:
         return self.total / self.seconds if self.seconds else 0.0
 
+    def add_picks(self, stats: dict) -> None:
+        """Count a puzzle's per-rule verdicts, when its engine recorded them."""
+        picks = stats.get("picks")
+        if not isinstance(picks, dict):
+            return
+        self.reported += 1
+        for rule, ok in {"pass": stats.get("pass"), **picks}.items():
+            self.picks[rule] = self.picks.get(rule, 0) + bool(ok)
+
+    def picks_pct(self) -> dict | None:
+        """Per rule, % of puzzles whose pick the verifier accepts (pass: any rollout's answer)."""
+        return {rule: self.pct(n) for rule, n in self.picks.items()} if self.reported else None
+
     def mean_stats(self) -> dict:
         return {k: v / self.total for k, v in self.stats.items()} if self.total else {}
 
@@ -160,7 +175,7 @@ class EvalReport:
                 "wrong_pct": self.pct(self.wrong), "abstained_pct": self.pct(self.abstained),
                 "unsolvable_pct": self.pct(self.unsolvable), "invalid_pct": self.pct(self.invalid),
                 "label_match_pct": self.pct(self.label_match, self.labelled) if self.labelled else None,
-                "puzzles_per_s": self.per_second, "mean_stats": self.mean_stats()}
+                "puzzles_per_s": self.per_second, "mean_stats": self.mean_stats(), "picks_pct": self.picks_pct()}
 
 
 def _label_match(result: Result, label) -> bool:
@@ -188,6 +203,7 @@ def evaluate(examples, models: list[str], *, jobs: int = 1, on_result=None, **co
             report.wrong += "rejected_by_verifier" in res.stats
             report.labelled += label is not None
             report.label_match += match
+            report.add_picks(res.stats)
             for k, v in res.stats.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     report.stats[k] = report.stats.get(k, 0) + v

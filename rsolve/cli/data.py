@@ -272,10 +272,34 @@ def _print_report(dataset: str, n: int, reports) -> None:
                       f"{d['unsolvable_pct']:.2f}", f"{d['invalid_pct']:.2f}", lm, f"{r.per_second:.1f}")
     console = Console()
     console.print(table)
+    picks = _picks_table(reports)
+    if picks is not None:
+        console.print(picks)
     for r in reports:
         stats = ", ".join(f"{k} {v:.3g}" for k, v in r.mean_stats().items())
         if stats:
             console.print(f"{r.model} mean stats per puzzle: {stats}", highlight=False)
+
+
+PICK_RULES = ("pass", "q", "vote", "converge", "verify")
+
+
+def _picks_table(reports):
+    """Per selection rule, % of puzzles whose pick passes the verifier (engines that report it)."""
+    from rich.table import Table
+
+    rows = [(r, r.picks_pct()) for r in reports if r.picks_pct()]
+    if not rows:
+        return None
+    table = Table(title="% of puzzles whose pick the verifier accepts, per selection rule (K rollouts "
+                  "per puzzle; pass: any rollout at any step)", title_justify="left")
+    for col in ("model", "K", "s/puzzle", *(f"{rule}@K" for rule in PICK_RULES)):  # fits 80 columns
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r, pct in rows:
+        per = r.seconds / r.total if r.total else 0.0
+        table.add_row(r.model, f"{r.mean_stats().get('rollouts', 0):.3g}", f"{per:.2f}",
+                      *(f"{pct.get(rule, 0.0):.2f}" for rule in PICK_RULES))
+    return table
 
 
 def register(app: typer.Typer) -> None:

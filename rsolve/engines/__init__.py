@@ -110,6 +110,20 @@ SOTAKU_OPTIONS = (
     _opt("loops", int, None, "network loops per pass (default: the checkpoint's)", min=1, max=256),
 )
 
+PTRM_OPTIONS = (
+    _opt("samples", int, 16, "rollouts per puzzle, K (the PTRM paper: 100)", min=1, max=4096, flag=True),
+    _opt("sigma", float, None, "std of the Gaussian noise on the latent z before each step (default: Sudoku 0.3, "
+         "mazes 1.0, the paper's)", min=0.0, max=100.0, flag=True),
+    _opt("select", str, "verify", "which rollout answers: verify (first the verifier accepts, by q; else abstain), "
+         "q (largest final q_halt), vote (most frequent), converge (changed least)",
+         choices=("verify", "q", "vote", "converge"), flag=True),
+    _opt("report", bool, False, "run every rollout all steps and record which rule's pick passes the verifier "
+         "(`rsolve eval` then prints pass@K, q@K, vote@K, converge@K, verify@K)"),
+    _opt("rows", int, None, "rollout rows per network pass, bounding memory for any K (default: Sudoku 256, "
+         "mazes 32)", min=1, max=65_536),
+    *(o for o in RECURSIVE_OPTIONS if o.name != "halt"),
+)
+
 register(EngineSpec("sat", ("sudoku",), "exact: python-sat (CaDiCaL) with the givens as assumptions",
                     "rsolve.engines.exact:SatEngine", parallel=True))
 register(EngineSpec("bfs", ("maze",), "exact: breadth-first search for a shortest path",
@@ -125,6 +139,9 @@ register(EngineSpec("trm", ("sudoku", "maze"), "Tiny Recursive Model (network al
 register(EngineSpec("hrm", ("sudoku", "maze"), "Hierarchical Reasoning Model (network alone, no search): "
                     "fast and slow recurrent modules", "rsolve.engines.recursive:HRMEngine", RECURSIVE_OPTIONS,
                     neural=True))
+register(EngineSpec("ptrm", ("sudoku", "maze"), "PTRM: K noisy rollouts of a TRM checkpoint (noise on the "
+                    "latent), one picked by the verifier or a rule", "rsolve.engines.ptrm:PTRMEngine", PTRM_OPTIONS,
+                    neural=True, weights="trm"))
 
 # Used for `--model auto` (the default): per kind, the first engine in this order
 # that has what it needs (a checkpoint whose network reads the puzzle's shape).
