@@ -28,7 +28,8 @@ def text_record(r: Result) -> str:
         return f"# invalid: {r.source}: {r.error}\n"
     if r.kind == "maze":
         grid = (r.solution or r.puzzle).to_string()
-        head = "" if r.status == "solved" else f"# {r.status}: {_reason(r)}\n"
+        where = f"{r.source}: " if r.status == "invalid" else ""
+        head = "" if r.status == "solved" else f"# {r.status}: {where}{_reason(r)}\n"
         return f"{head}{grid}\n\n"
     if r.status == "solved":
         return r.solution.to_string() + "\n"

@@ -4,6 +4,7 @@ a pausing producer, and a terminal shared by results and the progress line."""
 import os
 import re
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -117,3 +118,42 @@ def test_progress_never_mixes_with_results_on_a_terminal(many):
     assert p.returncode == 0 and len(results) == 3000
     assert all(len(r) == 81 and "solving" not in r for r in results)
     assert any(re.match(r"solving [\d,]+/3,000", seg) for seg in lines), "no progress line with the total"
+
+
+SLOW_PRODUCER = ("import sys, time\nfor _ in range({n}):\n    print({p!r}, flush=True)\n    time.sleep({delay})\n")
+
+
+def _producer(n: int, delay: float) -> list[str]:
+    return [sys.executable, "-c", SLOW_PRODUCER.format(n=n, p=PUZZLE, delay=delay)]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_slow_pipe_streams_and_ends(jobs):
+    """Records trickling in (one per 10 ms) while worker processes start: every answer,
+    then a normal exit (worker processes once hung on the reader's lock on stdin)."""
+    producer = subprocess.Popen(_producer(150, 0.01), stdout=subprocess.PIPE)
+    p = subprocess.run([RSOLVE, "solve", "-m", "sat", "-j", jobs, "-q", "-"], stdin=producer.stdout,
+                       capture_output=True, timeout=60)
+    producer.wait(timeout=30)
+    assert p.returncode == 0 and p.stdout.decode().splitlines() == [SOLUTION] * 150, p.stderr
+
+
+def test_head_on_a_live_pipe_exits_0():
+    p = subprocess.run(f"{sys.executable} -c {shlex.quote(SLOW_PRODUCER.format(n=400, p=PUZZLE, delay=0.002))} 2>/dev/null | "
+                       f"{RSOLVE} solve - -m sat | head -n 1; exit ${{PIPESTATUS[1]}}", shell=True,
+                       executable="/bin/bash", capture_output=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.decode().splitlines() == [SOLUTION], p.stderr
+    assert b"Fatal" not in p.stderr and b"Traceback" not in p.stderr  # (the producer's stderr is discarded)
+
+
+def test_ctrl_c_while_reading_a_live_pipe_exits_130():
+    p = subprocess.Popen([RSOLVE, "solve", "-m", "sat", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    p.stdin.write((PUZZLE + "\n").encode() * 3)
+    p.stdin.flush()  # stdin stays open: the reader is blocked on it
+    time.sleep(3)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130 and out.decode().splitlines() == [SOLUTION] * 3
+    assert err.decode().strip().splitlines()[-1] == "rsolve: interrupted" and "Fatal" not in err.decode()

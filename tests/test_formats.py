@@ -431,3 +431,12 @@ def test_fuzz_mixed_streams_give_one_record_per_record_in_order(items, eol, bom)
     for rec, (want, lineno) in zip(recs, expected):
         assert rec.source == f"f:{lineno}"
         assert (rec.puzzle == want) if want is not None else rec.error is not None, (rec, want)
+
+
+@pytest.mark.parametrize("text,bad,row", [("#####\n#SxG#\n#####\n", "x", 2),
+                                          ("#####\n#S.G#\n#xx.#\n#####\n", "x", 3),
+                                          ("#######\n#S...G#\n#.?.!.#\n#######\n", "!", 3)])
+def test_a_maze_with_a_stray_character_stays_one_record(text, bad, row):
+    records = parse_text(text + "\n" + "#####\n#S.G#\n#####\n")
+    assert len(records) == 2 and records[1].puzzle is not None
+    assert records[0].error == f"bad maze character {bad!r} in row {row}"

@@ -30,7 +30,7 @@ def open_sources(inputs: list[str] | None, stack: ExitStack) -> list[tuple[str, 
     sources = []
     for name in inputs:
         if name == "-":
-            sources.append(("<stdin>", sys.stdin.buffer))
+            sources.append(("<stdin>", _stdin_reader(stack)))
             continue
         path = Path(name)
         if path.is_dir():
@@ -42,6 +42,19 @@ def open_sources(inputs: list[str] | None, stack: ExitStack) -> list[tuple[str, 
         except OSError as exc:
             fail(f"{name}: cannot read ({exc.strerror})")
     return sources
+
+
+def _stdin_reader(stack: ExitStack):
+    """A reader of its own over file descriptor 0, for the reading thread (rsolve.batching).
+    Had that thread read sys.stdin itself, it would hold sys.stdin's lock while blocked on a
+    pipe, and the interpreter's shutdown (after `| head -1` or Ctrl-C), or a worker process
+    forked meanwhile (which closes its inherited sys.stdin), would wait for that lock forever
+    or abort."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # a stand-in stdin (tests): read it as it is
+        return sys.stdin.buffer
+    return stack.enter_context(open(fd, "rb", closefd=False))
 
 
 def check_device(device: str) -> str:
@@ -88,3 +101,11 @@ def stdout_is_terminal() -> bool:
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def table_console(width_when_piped: int = 100):
+    """A Rich console for tables: the terminal's width, or `width_when_piped` columns when
+    stdout is a pipe or a file (Rich would assume 80 and cut the cells)."""
+    from rich.console import Console
+
+    return Console(width=None if stdout_is_terminal() else width_when_piped)

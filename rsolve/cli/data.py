@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from .common import check_device, engine_options, fail, say, stderr_is_terminal, stdout_is_terminal
+from .common import (check_device, engine_options, fail, say, stderr_is_terminal, stdout_is_terminal,
+                     table_console)
 
 generate_app = typer.Typer(help="Generate puzzles (deterministic with --seed).", no_args_is_help=True)
 data_app = typer.Typer(help="Import, split and inspect datasets (rsolve's JSONL format).", no_args_is_help=True)
@@ -16,11 +17,32 @@ data_app = typer.Typer(help="Import, split and inspect datasets (rsolve's JSONL 
 FMT_HELP = "text (puzzles only) | jsonl (rsolve dataset: puzzle, solution, rating)"
 
 
-def _emit(examples, fmt: str, output: Optional[str]) -> None:
-    from ..puzzles.dataset import example_to_json, write_examples
+def _write(output: str, examples, *inputs: str) -> int:
+    """write_examples, refusing to write over an input and turning OS errors into one line."""
+    from pathlib import Path
 
+    from ..puzzles.dataset import DatasetError, write_examples
+
+    target = Path(output)
+    if target.is_dir():
+        fail(f"{output}: is a directory; give a file name for the dataset")
+    if any(Path(i).exists() and target.exists() and Path(i).resolve() == target.resolve() for i in inputs):
+        fail(f"{output}: is also the input; write the dataset to another file")
+    try:
+        return write_examples(output, examples)
+    except DatasetError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{output}: cannot write ({exc.strerror or exc})")
+
+
+def _emit(examples, fmt: str, output: Optional[str]) -> None:
+    from ..puzzles.dataset import example_to_json
+
+    if fmt not in ("text", "jsonl"):
+        fail(f"unknown format {fmt!r} (choose from text, jsonl)")
     if output:
-        write_examples(output, examples)
+        _write(output, examples)
         return
     for ex in examples:
         if fmt == "jsonl":
@@ -113,13 +135,12 @@ def data_import(
                                "(only puzzles with exactly one solution get a label)."),
 ):
     """Convert an external puzzle set into rsolve's dataset format."""
-    from ..puzzles.dataset import write_examples
     from ..verify.label import labelled
 
     examples = _load(source, fmt)
     if label:
         examples = [labelled(ex) for ex in examples]
-    write_examples(output, examples)
+    _write(output, examples, source)
     n_lab = sum(ex.solution is not None for ex in examples)
     say(f"rsolve: wrote {len(examples)} examples ({n_lab} with solutions) to {output}")
 
@@ -135,13 +156,13 @@ def data_split(
     """Split a dataset into disjoint training and validation files."""
     from pathlib import Path
 
-    from ..puzzles.dataset import split_examples, write_examples
+    from ..puzzles.dataset import split_examples
 
     train, valid = split_examples(_load(dataset), val, seed)
     path = Path(dataset)
     base = prefix or (dataset.rstrip("/") if path.is_dir() else str(path.with_suffix("")))
-    write_examples(f"{base}.train.jsonl", train)
-    write_examples(f"{base}.val.jsonl", valid)
+    _write(f"{base}.train.jsonl", train, dataset)
+    _write(f"{base}.val.jsonl", valid, dataset)
     say(f"rsolve: {len(train)} training examples -> {base}.train.jsonl, {len(valid)} validation -> {base}.val.jsonl")
 
 
@@ -161,20 +182,18 @@ def data_easier(
     original given is kept, and a puzzle with K blanks or fewer is filled completely.
     Each example's source becomes "<source>+fillK" and its rating is left empty.
     """
-    from ..puzzles.dataset import DatasetError, write_examples
     from ..puzzles.tiers import easier_examples
     from ..verify.label import labelled
 
     examples = _load(source)
-    if examples and examples[0].kind == "maze":
+    if not examples:
+        fail(f"{source}: no examples")
+    if examples[0].kind == "maze":
         fail(f"{source}: mazes have no easier tiers (filling cells is a Sudoku notion)")
     unlabelled = sum(ex.solution is None for ex in examples)
     if unlabelled and label:
         say(f"rsolve: solving {unlabelled} unlabelled puzzles with the exact solver")
-    try:
-        n = write_examples(output, easier_examples(examples, fill, seed, labelled if label else None))
-    except DatasetError as exc:
-        fail(str(exc))
+    n = _write(output, easier_examples(examples, fill, seed, labelled if label else None), source)
     added = sum(min(fill, ex.puzzle.blanks) for ex in examples)
     short = sum(ex.puzzle.blanks <= fill for ex in examples)
     say(f"rsolve: wrote {n} examples to {output}: {added} cells filled"
@@ -259,7 +278,6 @@ def _declared(name: str, options: dict) -> dict:
 
 def _print_report(dataset: str, n: int, reports) -> None:
     """The table fits 100 columns: rates in %, then each model's mean engine stats below it."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{dataset} ({n} puzzles; rates in % of puzzles)", title_justify="left")
@@ -270,7 +288,7 @@ def _print_report(dataset: str, n: int, reports) -> None:
         lm = "-" if d["label_match_pct"] is None else f"{d['label_match_pct']:.2f}"
         table.add_row(r.model, f"{d['solved_pct']:.2f}", f"{d['wrong_pct']:.2f}", f"{d['abstained_pct']:.2f}",
                       f"{d['unsolvable_pct']:.2f}", f"{d['invalid_pct']:.2f}", lm, f"{r.per_second:.1f}")
-    console = Console()
+    console = table_console(100)
     console.print(table)
     picks = _picks_table(reports)
     if picks is not None:

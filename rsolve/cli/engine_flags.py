@@ -30,8 +30,9 @@ def _flag_parameters() -> list[inspect.Parameter]:
         opt = declared[0][1]
         who = ", ".join(n for n, _ in declared)
         help_ = f"{who}: {opt.help} ({opt.describe()})."
+        metavar = "|".join(opt.choices) if opt.choices else {int: "INT", float: "NUMBER"}.get(opt.type, "TEXT")
         default = typer.Option(None, f"--{name.replace('_', '-')}", help=help_, rich_help_panel=PANEL,
-                               show_default=False)
+                               show_default=False, metavar=metavar)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Optional[str]))
     return params

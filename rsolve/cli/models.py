@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .common import fail
+from .common import fail, table_console
 
 
 def models_command(
@@ -12,11 +12,10 @@ def models_command(
                                  "the ones with a flag also work as --KEY VALUE on `rsolve solve`)."),
 ):
     """List the engines and the installed checkpoints (and with --options, what each engine takes)."""
-    from rich.console import Console
 
     from .. import checkpoints, engines
 
-    console = Console()
+    console = table_console(200)
     console.print(_engine_table(engines))
     if options:
         for spec in engines.REGISTRY.values():
@@ -68,8 +67,10 @@ def _checkpoint_table(found):
 
 def info_command(checkpoint: str = typer.Argument(..., help="A checkpoint folder, or the name of one on the "
                                                             "checkpoint search path (see `rsolve models`).")):
-    """Validate a checkpoint (config, format version, weights and checksum, and that the weights
-    fit the architecture its config describes) and print its card."""
+    """Validate a checkpoint folder and print its card.
+
+    Checks the config (format version, engine, kind, every architecture value), the
+    weights file (header, size, checksum) and that the weights fit the architecture."""
     from .. import checkpoints
     from ..engines import EngineError
 

@@ -152,6 +152,14 @@ def _maze_row(text: str | None) -> bool:
     return bool(text) and _MAZE_ROW.fullmatch(text) is not None and not text.isspace()
 
 
+def _damaged_row(text: str | None, width: int) -> bool:
+    """A row of the maze above it with a few stray characters (`#SxG#`): it stays in the maze,
+    which is then one invalid record naming the character, rather than splitting the maze."""
+    if not text or len(text) != width or "#" not in text or text.lstrip().startswith(("{", "[")):
+        return False
+    return sum(ch not in MAZE_CHARS for ch in text) <= max(2, width // 3)
+
+
 def _maze_marked(text: str) -> bool:
     """A row only a maze has: dots and spaces could be Sudoku rows, and so could G (a 16x16
     value) with them; a `#` alone is a comment."""
@@ -318,7 +326,7 @@ class _Reader:
         """The whole run of maze-alphabet rows as one maze; a run without S, G, o or #
         (dots only: maybe Sudoku rows) is pushed back to be read again as something else."""
         run, size, marked = [], 0, False
-        while _maze_row(text := src.peek_text()):
+        while _maze_row(text := src.peek_text()) or (marked and _damaged_row(text, len(run[0][1]))):
             if len(run) == MAX_MAZE_ROWS or size + len(text) > MAX_LINE:
                 if marked or self.kind == "maze":
                     return self._too_big_maze(src, run[0][0])

@@ -81,11 +81,26 @@ class TrainConfig:
                          ("--train-size", self.train_size is None or self.train_size >= 1),
                          ("--val-size", self.val_size is None or self.val_size >= 1),
                          ("--val-fraction", 0 <= self.val_fraction < 1), ("--warmup", 0 <= self.warmup < 1),
-                         ("--save-every", self.save_every > 0), ("--val-every", self.val_every > 0)):
+                         ("--save-every", self.save_every > 0), ("--val-every", self.val_every > 0),
+                         ("--threads", self.threads >= 0)):
             if not ok:
-                raise ValueError(f"{name} is out of range")
+                raise ValueError(f"{name} {getattr(self, name[2:].replace('-', '_'), '')} is out of range")
+        if self.preset not in ("auto", "cpu", "paper"):
+            raise ValueError(f"unknown preset {self.preset!r}; choose from auto, cpu, paper")
+        self._check_arch()
         if self.resume and self.overwrite:
             raise ValueError("--resume continues the run in OUT and --overwrite deletes it: give one of them")
+
+    def architecture_fields(self) -> list[str]:
+        """The settings `--arch KEY=VALUE` may change (the family's model config fields)."""
+        return []
+
+    def _check_arch(self) -> None:
+        """Unknown `--arch` keys are refused before any data is generated."""
+        known = self.architecture_fields()
+        unknown = sorted(set(self.overrides) - set(known)) if known else []
+        if unknown:
+            raise ValueError(f"--arch: no setting {unknown[0]!r} (settings: {', '.join(known)})")
 
 
 @dataclass(frozen=True)

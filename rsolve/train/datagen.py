@@ -6,7 +6,10 @@ seed, so the next run (a resume included) reads the same files."""
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..puzzles.dataset import Example, write_examples
@@ -44,8 +47,25 @@ def generated(kind: str, count: int, seed: int, part: str, write: bool = True) -
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     note(f"generating {count} {kind} puzzles for {part} (seed {seed}) into {path}")
-    write_examples(path, _progress(_examples(kind, count, f"{part}/{seed}"), count))
+    with _terminate_cleanly():
+        write_examples(path, _progress(_examples(kind, count, f"{part}/{seed}"), count))
     return path
+
+
+@contextmanager
+def _terminate_cleanly():
+    """SIGTERM while generating unwinds like Ctrl-C (exit 143), so the half-written temp file
+    is removed instead of left in the cache."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _examples(kind: str, count: int, stream: str):

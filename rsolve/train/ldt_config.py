@@ -26,6 +26,13 @@ class LDTTrainConfig(TrainConfig):
 
     family: ClassVar[str] = "rsolve.train.ldt_loop:LDT"
 
+    def architecture_fields(self) -> list[str]:
+        from dataclasses import fields
+
+        from ..models.ldt import LDTConfig
+
+        return [f.name for f in fields(LDTConfig)]
+
     def __post_init__(self):
         super().__post_init__()
         if self.preset == "auto":

@@ -49,6 +49,13 @@ class RecursiveTrainConfig(TrainConfig):
 
     family: ClassVar[str] = "rsolve.train.recursive_loop:Recursive"
 
+    def architecture_fields(self) -> list[str]:
+        from dataclasses import fields
+
+        from ..models import hrm, trm
+
+        return [f.name for f in fields(hrm.HRMConfig if self.model == "hrm" else trm.TRMConfig)]
+
     def __post_init__(self):
         super().__post_init__()
         if self.model not in MODELS:
