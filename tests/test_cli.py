@@ -247,3 +247,16 @@ def test_data_import_hrm_and_label(shared_data, tmp_path):
     code, _, err = run("data", "import", str(shared_data / "sudoku/tdoku-datasets/puzzles6_forum_hardest_1106"),
                        str(t), "--label")
     assert code == 0 and "375 with solutions" in err
+
+
+def test_data_commands_never_overwrite_their_input_and_report_write_errors(tmp_path):
+    f = tmp_path / "p.txt"
+    f.write_text(PUZZLE + "\n")
+    code, _, err = run("data", "import", str(f), str(f))
+    assert code == 2 and "is also the input" in err and f.read_text() == PUZZLE + "\n"
+    code, _, err = run("data", "import", str(f), str(tmp_path / "missing" / "x.jsonl"))
+    assert code == 2 and "cannot write (No such file or directory)" in err and len(err.splitlines()) == 1
+    code, _, err = run("data", "import", str(f), str(tmp_path))
+    assert code == 2 and "is a directory" in err
+    code, out, err = run("generate", "sudoku", "-n", "1", "-f", "xml")
+    assert code == 2 and out == "" and "unknown format 'xml'" in err

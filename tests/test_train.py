@@ -10,6 +10,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,29 @@ def test_the_device_check_catches_host_tensors_in_a_step(monkeypatch):
         family.load_data(examples[:-2], examples[-2:])
     with FakeCuda(), pytest.raises(AssertionError, match="generator of the other device"):
         torch.rand(3, generator=torch.Generator(), device="cuda")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--arch", "foo=1"], "--arch: no setting 'foo'"), (["-m", "trm", "--arch", "foo=1"], "--arch: no setting 'foo'"),
+    (["--preset", "huge"], "unknown preset 'huge'"), (["--threads", "-3"], "--threads -3 is out of range"),
+])
+def test_bad_settings_are_refused_before_any_data_is_made(tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("RSOLVE_HOME", str(tmp_path / "home"))
+    res = CliRunner().invoke(app, ["train", "sudoku", *args])
+    assert res.exit_code == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cache").exists()
+
+
+def test_sigterm_while_generating_leaves_no_temp_file(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "RSOLVE_HOME": str(tmp_path / "home")}
+    p = subprocess.Popen([str(Path(sys.executable).parent / "rsolve"), "train", "sudoku", "--train-size", "5000"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    folder = tmp_path / "cache" / "rsolve" / "data"
+    for _ in range(300):  # until the temp file exists
+        if folder.is_dir() and any(folder.iterdir()):
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=60)
+    assert p.returncode == 143 and list(folder.iterdir()) == []
