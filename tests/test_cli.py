@@ -260,3 +260,12 @@ def test_data_commands_never_overwrite_their_input_and_report_write_errors(tmp_p
     assert code == 2 and "is a directory" in err
     code, out, err = run("generate", "sudoku", "-n", "1", "-f", "xml")
     assert code == 2 and out == "" and "unknown format 'xml'" in err
+
+
+def test_version_and_singular_summary():
+    from rsolve import __version__
+
+    code, out, _ = run("--version")
+    assert code == 0 and out.strip() == f"rsolve {__version__}"
+    code, _, err = run("solve", "-m", "sat", stdin=PUZZLE)
+    assert code == 0 and "rsolve: 1 record: 1 solved" in err

@@ -285,3 +285,8 @@ def test_sigterm_while_generating_leaves_no_temp_file(tmp_path):
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=60)
     assert p.returncode == 143 and list(folder.iterdir()) == []
+
+
+def test_ldt_batch_default_follows_the_kind():
+    assert LDTTrainConfig(kind="sudoku").batch == 64 and LDTTrainConfig(kind="maze").batch == 16
+    assert LDTTrainConfig(kind="maze", batch=8).batch == 8

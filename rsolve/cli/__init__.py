@@ -28,8 +28,18 @@ app = typer.Typer(
 )
 
 
+def _version(show: bool) -> None:
+    if show:
+        from .. import __version__
+
+        typer.echo(f"rsolve {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on internal errors.")):
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on internal errors."),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
     if debug:
         os.environ["RSOLVE_DEBUG"] = "1"
 

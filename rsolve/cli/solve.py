@@ -110,10 +110,15 @@ def _solve_stream(inputs, config, kind, fmt, jobs, quiet) -> dict:
         writer.flush()
     for error, n in repeats.items():
         if n > 1:
-            say(f"rsolve: ({n - 1} more records invalid for the same reason: {error})", quiet)
-    say(f"rsolve: {sum(counts.values())} records: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+            say(f"rsolve: ({n - 1} more {_records(n - 1)} invalid for the same reason: {error})", quiet)
+    total = sum(counts.values())
+    say(f"rsolve: {total} {_records(total)}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
         + f" in {time.perf_counter() - t0:.2f} s", quiet)
     return counts
+
+
+def _records(n: int) -> str:
+    return "record" if n == 1 else "records"
 
 
 def _count_records(inputs, kind) -> int | None:
