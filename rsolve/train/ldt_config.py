@@ -11,8 +11,8 @@ from .config import TrainConfig, opt
 @dataclass
 class LDTTrainConfig(TrainConfig):
     batch: int | None = opt(None, "Lattice states per step, half of them from the on-policy pool (default: Sudoku "
-                                  "64; mazes 16, as the shipped maze checkpoint: a 30x30 state costs ~11x a "
-                                  "Sudoku one).", flag="--batch-size", short="-b")
+                                  "64; mazes 16, as the shipped maze checkpoint: a 30x30 state has 900 cells, a "
+                                  "Sudoku 81).", flag="--batch-size", short="-b")
     lr: float = opt(2e-3, "Peak learning rate.")
     weight_decay: float = opt(0.1, "AdamW weight decay.")
     pool_fraction: float = opt(0.5, "Share of each batch taken from the on-policy pool of states.")
