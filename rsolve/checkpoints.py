@@ -305,6 +305,9 @@ def save(folder: str | os.PathLike, tensors: dict, *, engine: str, kind: str, ar
         from safetensors.numpy import save_file
 
         save_file(dict(tensors), str(tmp / WEIGHTS))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp / WEIGHTS, 0o666 & ~umask)  # safetensors writes 0600; the weights are as readable as the rest
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "rsolve_version": __version__,
               "engine": engine, "kind": kind, "architecture": architecture,
               "weights_sha256": _sha256(tmp), **(extra or {})}

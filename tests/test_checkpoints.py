@@ -172,3 +172,14 @@ def test_shipped_checkpoints_load_and_carry_a_card(folder):
     card = (folder / "README.md").read_text()
     for needed in ("Command:", "Wall time:", "Machine:", "## Results"):
         assert needed in card, f"{folder.name}: card lacks {needed!r}"
+
+
+def test_saved_weights_are_as_readable_as_the_config(tmp_path):
+    import numpy as np
+
+    from rsolve import checkpoints as ck
+
+    saved = ck.save(tmp_path / "c", {"w": np.zeros(2, dtype=np.float32)}, engine="ldt", kind="sudoku",
+                    architecture={}, card="x\n")
+    modes = {name: (saved.path / name).stat().st_mode & 0o777 for name in (ck.WEIGHTS, ck.CONFIG)}
+    assert modes[ck.WEIGHTS] == modes[ck.CONFIG], modes
