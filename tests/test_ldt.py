@@ -14,7 +14,6 @@ from rsolve.engines import EngineError, create
 from rsolve.generate import iter_sudoku
 from rsolve.models import ldt as ldt_model
 from rsolve.models.layers import count_parameters
-from rsolve.puzzles import Sudoku
 from rsolve.puzzles.dataset import Example, write_examples
 from rsolve.train.ldt import LDTTrainConfig
 from rsolve.train.ldt_loop import train
