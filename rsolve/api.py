@@ -131,6 +131,42 @@ def generate_maze(count: int, seed: int = 0, **options):
 
 
 @dataclass
+class SampledGrid:
+    """One grid from a GRAM generator with the verifier's verdict (reason: why not valid).
+    `puzzle` (puzzles=True, valid grids only) is a puzzle whose only solution is the grid."""
+
+    index: int
+    grid: Sudoku
+    valid: bool
+    reason: str | None = None
+    puzzle: Sudoku | None = None
+
+
+def sample_sudoku_grids(count: int, checkpoint: str | None = None, seed: int = 0, steps: int | None = None,
+                        device: str | None = "auto", puzzles: bool = False,
+                        batch: int = 128) -> Iterator[SampledGrid]:
+    """`count` complete 9x9 grids sampled from a GRAM generator checkpoint (folder or name;
+    default: the installed one), in order, invalid ones included. `steps`: supervision steps
+    per sample (default 16). Grid i and the order its puzzle is dug in depend only on
+    (seed, i). The generator loads before this returns: an EngineError names what is wrong."""
+    from .engines.gram_sampler import load_generator
+
+    model, _ = load_generator(checkpoint, device)
+    return _sampled(model, count, seed, steps, puzzles, batch)
+
+
+def _sampled(model, count: int, seed: int, steps: int | None, puzzles: bool, batch: int) -> Iterator[SampledGrid]:
+    import random
+
+    from .engines.gram_sampler import sample_grids
+    from .generate import dig_sudoku
+
+    for s in sample_grids(model, count, seed=seed, steps=steps, batch=batch):
+        puzzle = dig_sudoku(random.Random(seed * 1_000_003 + s.index), s.grid) if puzzles and s.valid else None
+        yield SampledGrid(s.index, s.grid, s.valid, s.reason, puzzle)
+
+
+@dataclass
 class EvalReport:
     model: str
     total: int = 0

@@ -33,7 +33,7 @@ FORMAT = "rsolve-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
 REQUIRED = ("format", "format_version", "rsolve_version", "engine", "kind", "architecture", "weights_sha256")
-ENGINES = ("ldt", "trm", "hrm")  # checkpoint engines: each has a network module rsolve.models.<engine>
+ENGINES = ("ldt", "trm", "hrm", "gram")  # checkpoint engines: each has a network module rsolve.models.<engine>
 KINDS = ("sudoku", "maze")
 # what a checkpoint may hold: far above any real one (the paper-size HRM is 110 MB of
 # weights), low enough that a tampered file is refused before it is read
@@ -401,9 +401,15 @@ def installed() -> list[tuple[Path, dict | None, str | None]]:
     return out
 
 
-def find_default(engine: str, kind: str) -> Path | None:
-    """The first installed checkpoint for this engine and kind."""
+def find_default(engine: str, kind: str, generator: bool = False) -> Path | None:
+    """The first installed checkpoint for this engine and kind: a solver, or with
+    `generator` one trained on blank boards (a GRAM generator)."""
     for path, config, error in installed():
-        if config and config["engine"] == engine and config["kind"] == kind:
+        if config and config["engine"] == engine and config["kind"] == kind and is_generator(config) == generator:
             return path
     return None
+
+
+def is_generator(config: dict) -> bool:
+    training = config.get("training")
+    return isinstance(training, dict) and training.get("unconditional") is True

@@ -139,8 +139,9 @@ def _random_grid(rng: random.Random, side: int) -> Sudoku:
     return Sudoku(side, cells)  # never None: every supported box shape has full grids
 
 
-def _dig(rng: random.Random, solution: Sudoku, min_clues: int) -> Sudoku:
-    """Blank cells in random order while the solution stays unique.
+def dig_sudoku(rng: random.Random, solution: Sudoku, min_clues: int = 0) -> Sudoku:
+    """A puzzle whose only solution is `solution` (a complete, valid grid): blank cells
+    in random order while the solution stays unique.
 
     Each cell is tried once: a clue whose removal breaks uniqueness is needed by
     every sub-puzzle too, so the result is minimal unless min_clues stopped it.
@@ -184,7 +185,7 @@ def generate_sudoku(rng: random.Random, side: int = 9, min_clues: int | None = N
         raise GenerationError("max_tries must be at least 1")
     for _ in range(max_tries):
         solution = _random_grid(rng, side)
-        puzzle = _dig(rng, solution, lo)
+        puzzle = dig_sudoku(rng, solution, lo)
         if puzzle.clues > hi:
             continue
         rating = rate_sudoku(puzzle)

@@ -30,10 +30,13 @@ from rsolve.train.ldt_config import LDTTrainConfig
 from rsolve.train.ldt_loop import LDT
 from rsolve.train.recursive_config import RecursiveTrainConfig
 from rsolve.train.recursive_loop import Recursive
+from rsolve.train.gram_config import GRAMTrainConfig
+from rsolve.train.gram_loop import GRAM
 
 RSOLVE = str(Path(sys.executable).parent / "rsolve")
 LDT_TINY = dict(dim=16, heads=2, layers=1, loops=1)
 TRM_TINY = dict(dim=16, heads=2, layers=1, ffn_multiple=16, h_cycles=2, l_cycles=2, prefix_len=1)
+GRAM_TINY = dict(dim=16, heads=2, h_layers=1, l_layers=1, ffn_multiple=16, h_cycles=2, l_cycles=1, prefix_len=1)
 HRM_TINY = dict(dim=16, heads=2, h_layers=1, l_layers=1, ffn_multiple=16, h_cycles=2, l_cycles=1)
 TINY_ARGS = ["--train-size", "30", "--val-size", "8", "-b", "8", "--threads", "1",
              *[a for k, v in LDT_TINY.items() for a in ("--arch", f"{k}={v}")]]
@@ -149,6 +152,14 @@ def test_generated_sets_are_reproducible_and_independent(tmp_path, monkeypatch):
 
 
 def _config(model, data, out, **kw):
+    if model == "trm-eqr":  # the noisy recipe draws from the global and the slots' streams
+        model, kw = "trm", {**kw, "eqr": True}
+    if model == "gram":
+        from rsolve.train.gram_config import GRAMTrainConfig
+
+        return GRAMTrainConfig(kind="sudoku", data=str(data), out=str(out), batch=4, max_steps_per_puzzle=2,
+                               precision="fp32", compile=False, val_limit=4, probe_every=2, probe_batch=2,
+                               overrides=GRAM_TINY, **kw)
     if model == "ldt":
         return LDTTrainConfig(kind="sudoku", data=str(data), out=str(out), batch=8, overrides=LDT_TINY, **kw)
     return RecursiveTrainConfig(kind="sudoku", model="trm", data=str(data), out=str(out), batch=4,
@@ -156,13 +167,13 @@ def _config(model, data, out, **kw):
                                 overrides=TRM_TINY, **kw)
 
 
-@pytest.mark.parametrize("model", ["ldt", "trm"])
+@pytest.mark.parametrize("model", ["ldt", "trm", "trm-eqr", "gram"])
 def test_stop_and_resume_equals_one_uninterrupted_run(model, sudoku_data, tmp_path, monkeypatch):
     """6 steps in one go == 3 steps, a SIGINT, and a resume for 3 more: bitwise on the CPU
     (weights, optimizer, pool or slots, and every random stream are restored)."""
     run = dict(max_steps=6, minutes=1e6, val_every=1e6)  # a schedule on steps alone, no clock
     whole = loop.train(_config(model, sudoku_data, tmp_path / "whole", **run))
-    family = LDT if model == "ldt" else Recursive
+    family = {"ldt": LDT, "gram": GRAM}.get(model, Recursive)
     real_step, calls = family.step, []
 
     def step_then_signal(self, lr):
@@ -224,6 +235,8 @@ FAMILY_CASES = {
     "ldt-maze": lambda: (LDT, LDTTrainConfig(kind="maze", batch=4, overrides={**LDT_TINY, "loops": 2})),
     "trm-sudoku": lambda: (Recursive, RecursiveTrainConfig(kind="sudoku", model="trm", batch=4, precision="fp32",
                                                            max_steps_per_puzzle=2, compile=False, overrides=TRM_TINY)),
+    "gram-sudoku": lambda: (GRAM, GRAMTrainConfig(kind="sudoku", batch=4, precision="fp32", max_steps_per_puzzle=2,
+                                                   compile=False, probe_every=1, probe_batch=2, overrides=GRAM_TINY)),
     "hrm-maze": lambda: (Recursive, RecursiveTrainConfig(kind="maze", model="hrm", batch=4, precision="fp32",
                                                          max_steps_per_puzzle=2, compile=False, overrides=HRM_TINY)),
 }

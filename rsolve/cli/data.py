@@ -1,4 +1,4 @@
-"""`rsolve generate`, `rsolve data` and `rsolve eval`: making, converting and scoring datasets."""
+"""`rsolve data` and `rsolve eval`: converting and scoring datasets (`rsolve generate`: cli/generate.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ import typer
 from .common import (check_device, engine_options, fail, say, stderr_is_terminal, stdout_is_terminal,
                      table_console)
 
-generate_app = typer.Typer(help="Generate puzzles (deterministic with --seed).", no_args_is_help=True)
 data_app = typer.Typer(help="Import, split and inspect datasets (rsolve's JSONL format).", no_args_is_help=True)
-
-FMT_HELP = "text (puzzles only) | jsonl (rsolve dataset: puzzle, solution, rating)"
 
 
 def _write(output: str, examples, *inputs: str) -> int:
@@ -34,83 +31,6 @@ def _write(output: str, examples, *inputs: str) -> int:
         fail(str(exc))
     except OSError as exc:
         fail(f"{output}: cannot write ({exc.strerror or exc})")
-
-
-def _emit(examples, fmt: str, output: Optional[str]) -> None:
-    from ..puzzles.dataset import example_to_json
-
-    if fmt not in ("text", "jsonl"):
-        fail(f"unknown format {fmt!r} (choose from text, jsonl)")
-    if output:
-        _write(output, examples)
-        return
-    for ex in examples:
-        if fmt == "jsonl":
-            sys.stdout.write(json.dumps(example_to_json(ex)) + "\n")
-        else:
-            sys.stdout.write(ex.puzzle.to_string() + ("\n\n" if ex.kind == "maze" else "\n"))
-        sys.stdout.flush()
-
-
-def _generated(make):
-    from ..generate import GenerationError
-
-    try:
-        yield from make()
-    except GenerationError as exc:
-        fail(str(exc))
-
-
-@generate_app.command("sudoku")
-def generate_sudoku(
-    count: int = typer.Option(10, "--count", "-n", min=1),
-    seed: int = typer.Option(0, "--seed"),
-    size: int = typer.Option(9, "--size", help="Grid side: 4, 6, 9, 16 (any side with boxes)."),
-    min_clues: Optional[int] = typer.Option(None, "--min-clues"),
-    max_clues: Optional[int] = typer.Option(None, "--max-clues"),
-    min_rating: Optional[int] = typer.Option(None, "--min-rating", help="Backtracks of a singles+DFS solver."),
-    max_rating: Optional[int] = typer.Option(None, "--max-rating"),
-    max_tries: int = typer.Option(1000, "--max-tries", min=1,
-                                  help="Random puzzles tried per puzzle kept (hard ratings are rare: about 1 "
-                                       "in 700 rates 20 or more)."),
-    fmt: str = typer.Option("text", "--format", "-f", help=FMT_HELP),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write an rsolve dataset file here."),
-):
-    """Sudoku with exactly one solution, rated by the backtracks a plain solver needs."""
-    from ..api import generate_sudoku as gen
-    from ..puzzles.dataset import Example
-    from ..puzzles.sudoku import PuzzleError, box_shape
-
-    try:
-        box_shape(size)
-    except PuzzleError as exc:
-        fail(str(exc))
-    filters = dict(side=size, min_clues=min_clues, max_clues=max_clues, min_rating=min_rating,
-                   max_rating=max_rating, max_tries=max_tries)
-    made = _generated(lambda: ((p, s, r) for p, s, r in gen(count, seed, **filters)))
-    _emit((Example(p, s, r.rating, f"generated:seed={seed}:{i}") for i, (p, s, r) in enumerate(made)),
-          fmt, output)
-
-
-@generate_app.command("maze")
-def generate_maze(
-    count: int = typer.Option(10, "--count", "-n", min=1),
-    seed: int = typer.Option(0, "--seed"),
-    height: int = typer.Option(30, "--height"),
-    width: int = typer.Option(30, "--width"),
-    min_path: int = typer.Option(110, "--min-path", help="Keep mazes whose shortest path has more cells."),
-    wall_min: float = typer.Option(0.28, "--wall-min"),
-    wall_max: float = typer.Option(0.45, "--wall-max"),
-    fmt: str = typer.Option("text", "--format", "-f", help=FMT_HELP),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write an rsolve dataset file here."),
-):
-    """Maze-Hard-style mazes: random walls, kept when the shortest path is long."""
-    from ..api import generate_maze as gen
-    from ..puzzles.dataset import Example
-
-    made = _generated(lambda: gen(count, seed, height=height, width=width, min_path=min_path,
-                                  wall_min=wall_min, wall_max=wall_max))
-    _emit((Example(p, s, None, f"generated:seed={seed}:{i}") for i, (p, s) in enumerate(made)), fmt, output)
 
 
 def _load(path: str, fmt: Optional[str] = None):
@@ -233,6 +153,14 @@ def eval_command(
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help="Engine option KEY=VALUE; each "
                                                "model gets the options it declares."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    sweep: Optional[list[str]] = typer.Option(None, "--sweep", metavar="KEY=V1,V2,...", help="Run each model "
+                                              "once per value of one engine option (samples, steps, sigma, ...; "
+                                              "one --sweep per run), with report=true where a model takes it, and "
+                                              "print one table: accuracy per selection rule, pass@K, rollouts and "
+                                              "seconds per puzzle, against the value (jsonl: one object per row)."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="With --sweep: also draw "
+                                       "accuracy against the value as a PNG (needs matplotlib: pip install "
+                                       "'rsolve[plot]')."),
 ):
     """Run engines over a labelled dataset and print solved, wrong, abstained and label-match rates.
 
@@ -240,6 +168,7 @@ def eval_command(
     never reported as solved); 'label match' compares with the stored solution.
     """
     from ..api import evaluate
+    from ..sweep import declared_by, run_sweep
     from .progress import Progress
     from .solve import plan_or_fail
 
@@ -250,19 +179,26 @@ def eval_command(
     options = engine_options(option)
     config = dict(checkpoint=checkpoint, device=check_device(device), seed=seed, batch_size=batch_size)
     plan_or_fail(",".join(names), None, checkpoint, options, config["device"])
+    swept = _sweep_or_fail(sweep, plot, names, options)
     examples = _load(dataset)[:limit]
     progress = Progress("evaluating", not quiet and stderr_is_terminal(), hold_output=stdout_is_terminal())
-    progress.set_total(len(examples) * len(names))
+    progress.set_total(len(examples) * len(names) * (len(swept.values) if swept else 1))
 
     def per_puzzle(name, res, match):
         line = json.dumps({"model": name, **res.to_dict(), "label_match": match}) + "\n"
-        progress.output((lambda: sys.stdout.write(line)) if fmt == "jsonl" else (lambda: None))
+        progress.output((lambda: sys.stdout.write(line)) if fmt == "jsonl" and not swept else (lambda: None))
 
     try:  # one model at a time, each with the options it declares (`-m ldt,sat -O chains=4` works)
-        reports = [r for name in names for r in evaluate(examples, [name], jobs=jobs, on_result=per_puzzle,
-                                                         options=_declared(name, options), **config)]
+        if swept:
+            rows = run_sweep(examples, names, swept, options=options, jobs=jobs, on_result=per_puzzle, **config)
+        else:
+            reports = [r for name in names for r in evaluate(examples, [name], jobs=jobs, on_result=per_puzzle,
+                                                             options=declared_by(name, options), **config)]
     finally:
         progress.close()
+    if swept:
+        _print_sweep(dataset, rows, fmt, plot)
+        return
     if fmt == "jsonl":
         for r in reports:
             sys.stdout.write(json.dumps({"summary": True, **r.to_dict()}) + "\n")
@@ -270,10 +206,44 @@ def eval_command(
     _print_report(dataset, len(examples), reports)
 
 
-def _declared(name: str, options: dict) -> dict:
-    from .. import engines
+def _sweep_or_fail(sweeps: Optional[list[str]], plot: Optional[str], names: list[str], options: dict):
+    """The --sweep, checked against every model (exit 2 before any puzzle is read); None without one."""
+    from pathlib import Path
 
-    return {k: v for n in engines.candidates(name) for k, v in engines.declared(n, options).items()}
+    from ..sweep import SweepError, check_sweep, parse_sweep, plot_available
+
+    if plot is not None and not sweeps:
+        fail("--plot draws a sweep: give --sweep KEY=V1,V2,... too")
+    if not sweeps:
+        return None
+    if len(sweeps) > 1:
+        fail(f"one --sweep per run (got {len(sweeps)})")
+    if plot is not None and not plot_available():
+        fail("--plot needs matplotlib, which is not installed: pip install 'rsolve[plot]'")
+    if plot is not None and not Path(plot).resolve().parent.is_dir():
+        fail(f"--plot {plot}: no such folder to write it in")
+    try:
+        swept = parse_sweep(sweeps[0])
+        check_sweep(swept, names, options)
+    except SweepError as exc:
+        fail(str(exc))
+    return swept
+
+
+def _print_sweep(dataset: str, rows, fmt: str, plot: Optional[str]) -> None:
+    from ..sweep import plot_sweep, sweep_table
+
+    if fmt == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row.to_dict()) + "\n")
+    else:
+        table_console(100).print(sweep_table(rows, dataset))
+    if plot is not None:
+        try:
+            plot_sweep(rows, plot, dataset)
+        except OSError as exc:
+            fail(f"--plot {plot}: cannot write ({exc.strerror or exc})")
+        say(f"rsolve: plot written to {plot}")
 
 
 def _print_report(dataset: str, n: int, reports) -> None:
@@ -299,7 +269,7 @@ def _print_report(dataset: str, n: int, reports) -> None:
             console.print(f"{r.model} mean stats per puzzle: {stats}", highlight=False)
 
 
-PICK_RULES = ("pass", "q", "vote", "converge", "verify")
+PICK_RULES = ("pass", "q", "vote", "converge", "prm", "verify")
 
 
 def _picks_table(reports):
@@ -311,16 +281,20 @@ def _picks_table(reports):
         return None
     table = Table(title="% of puzzles whose pick the verifier accepts, per selection rule (K rollouts "
                   "per puzzle; pass: any rollout at any step)", title_justify="left")
-    for col in ("model", "K", "s/puzzle", *(f"{rule}@K" for rule in PICK_RULES)):  # fits 80 columns
+    reported = {rule for _, pct in rows for rule in pct}  # gram has prm, ptrm converge
+    rules = [rule for rule in PICK_RULES if rule in reported] + sorted(reported - set(PICK_RULES))
+    for col in ("model", "K", "s/puzzle", *(f"{rule}@K" for rule in rules)):
         table.add_column(col, justify="left" if col == "model" else "right")
     for r, pct in rows:
         per = r.seconds / r.total if r.total else 0.0
         table.add_row(r.model, f"{r.mean_stats().get('rollouts', 0):.3g}", f"{per:.2f}",
-                      *(f"{pct.get(rule, 0.0):.2f}" for rule in PICK_RULES))
+                      *(f"{pct[rule]:.2f}" if rule in pct else "-" for rule in rules))
     return table
 
 
 def register(app: typer.Typer) -> None:
+    from .generate import generate_app  # imports _write from here: loaded once this module is
+
     app.add_typer(generate_app, name="generate")
     app.add_typer(data_app, name="data")
     app.command("eval")(eval_command)

@@ -124,6 +124,14 @@ PTRM_OPTIONS = (
     *(o for o in RECURSIVE_OPTIONS if o.name != "halt"),
 )
 
+GRAM_OPTIONS = (
+    _opt("samples", int, 16, "trajectories per puzzle sampled from the prior, N", min=1, max=4096, flag=True),
+    _opt("select", str, "verify", "which trajectory answers: verify (first the verifier accepts, by q; else "
+         "abstain), prm (largest predicted final accuracy), q (largest final q_halt), vote (most frequent)",
+         choices=("verify", "prm", "q", "vote"), flag=True),
+    *(o for o in PTRM_OPTIONS if o.name not in ("samples", "sigma", "select")),
+)
+
 register(EngineSpec("sat", ("sudoku",), "exact: python-sat (CaDiCaL) with the givens as assumptions",
                     "rsolve.engines.exact:SatEngine", parallel=True))
 register(EngineSpec("bfs", ("maze",), "exact: breadth-first search for a shortest path",
@@ -142,6 +150,9 @@ register(EngineSpec("hrm", ("sudoku", "maze"), "Hierarchical Reasoning Model (ne
 register(EngineSpec("ptrm", ("sudoku", "maze"), "PTRM: K noisy rollouts of a TRM checkpoint (noise on the "
                     "latent), one picked by the verifier or a rule", "rsolve.engines.ptrm:PTRMEngine", PTRM_OPTIONS,
                     neural=True, weights="trm"))
+register(EngineSpec("gram", ("sudoku", "maze"), "GRAM: N trajectories sampled from a learned stochastic latent, "
+                    "one picked by the verifier or a rule (or its process reward head)", "rsolve.engines.gram:GRAMEngine",
+                    GRAM_OPTIONS, neural=True))
 
 # Used for `--model auto` (the default): per kind, the first engine in this order
 # that has what it needs (a checkpoint whose network reads the puzzle's shape).

@@ -55,6 +55,7 @@ class Rollout:
     accepted_at: int | None = None  # first step whose answer the verifier accepted
     accepted_q: float = 0.0  # q_halt at that step
     accepted: bytes | None = None  # the accepted prediction (the rollout may move on after it)
+    prm: float = 0.0  # GRAM: the last step's process reward (predicted final accuracy)
 
     @property
     def final(self) -> bytes:
@@ -96,7 +97,11 @@ def pick_verify(rollouts: list) -> Rollout | None:
     return min(accepted, key=lambda r: (r.accepted_at, -r.accepted_q)) if accepted else None
 
 
-PICKS = {"q": pick_q, "vote": pick_vote, "converge": pick_converge, "verify": pick_verify}
+def pick_prm(rollouts: list) -> Rollout:
+    return max(rollouts, key=lambda r: (r.prm, r.q))
+
+
+PICKS = {"q": pick_q, "vote": pick_vote, "converge": pick_converge, "verify": pick_verify, "prm": pick_prm}
 
 
 class Rows:
@@ -125,13 +130,14 @@ class Rows:
 
 class PTRMEngine(RecursiveEngine):
     name = "ptrm"
+    rules = RULES  # what report=true scores
 
     def __init__(self, kind: str, checkpoint: str | None = None, device: str | None = "auto", seed: int = 0,
                  **options):
         super().__init__(kind, checkpoint, device, seed, **options)
         self.seed = seed
         self.samples, self.select, self.report = self.opt["samples"], self.opt["select"], self.opt["report"]
-        self.sigma = DEFAULT_SIGMA[kind] if self.opt["sigma"] is None else self.opt["sigma"]
+        self.sigma = DEFAULT_SIGMA[kind] if self.opt.get("sigma") is None else self.opt["sigma"]
         self.rows = self.opt["rows"] or DEFAULT_ROWS[kind]
         self.early = self.select == "verify" and not self.report  # stop a puzzle at its first accepted answer
         self.checks = self.report or self.select == "verify"  # verify every answer of every step
@@ -172,13 +178,19 @@ class PTRMEngine(RecursiveEngine):
         draws = [torch.randn(z.shape[1:], generator=r.noise, device=self.device) for r in rows.rollouts]
         return torch.stack(draws).to(z.dtype) * self.sigma
 
+    def _forward(self, carry: tuple, rows: Rows):
+        return self.run(carry, rows.tokens, h_cycles=self.opt["cycles"])
+
     def _step(self, rows: Rows, trials: list) -> None:
         """One forward of every row in flight, its noise on z only; rows that finish leave."""
         t0 = time.perf_counter()
         y, z = rows.carry
-        carry = (y, z + self._noise(rows)) if self.sigma > 0 else (y, z)
+        carry = (y, z + self._noise(rows)) if self.sigma else (y, z)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            res = self.run(carry, rows.tokens, h_cycles=self.opt["cycles"])
+            res = self._forward(carry, rows)
+        if hasattr(res, "prm"):  # GRAM's process reward head
+            for r, score in zip(rows.rollouts, torch.sigmoid(res.prm.float()).cpu().tolist()):
+                r.prm = score
         keep = self._settle(res, rows.rollouts, trials)
         share = (time.perf_counter() - t0) / len(rows.rollouts)
         for r in rows.rollouts:
@@ -209,9 +221,10 @@ class PTRMEngine(RecursiveEngine):
     def _attempt(self, t: Trial) -> Attempt:
         pick = PICKS[self.select](t.rollouts)
         stats = {"rollouts": len(t.rollouts), "steps": max(r.steps for r in t.rollouts), "forwards": t.forwards,
-                 "seconds": t.seconds, "select": self.select, "sigma": self.sigma, "precision": self.precision}
+                 "seconds": t.seconds, "select": self.select, "precision": self.precision,
+                 **({"sigma": self.sigma} if self.sigma is not None else {})}
         if self.report:
-            stats["picks"] = {rule: self._accepted(t, rule) for rule in RULES}
+            stats["picks"] = {rule: self._accepted(t, rule) for rule in self.rules}
             stats["pass"] = stats["picks"]["verify"]
         if pick is None:
             return Attempt(None, "abstained", stats, reason=f"no answer of {len(t.rollouts)} rollouts x "

@@ -45,6 +45,7 @@ class RecursiveEngine:
         self.checkpoint = str(ckpt.path)
         training = ckpt.config.get("training")
         training = training if isinstance(training, dict) else {}
+        self.training = training
         self.steps = self.opt["steps"] or int(training.get("max_steps_per_puzzle") or DEFAULT_STEPS)
         precision = self.opt["precision"]
         if precision == "auto":  # trainers write e.g. "bf16", "bf16-mixed" or "fp32"

@@ -28,7 +28,8 @@ MAX_RECURSIONS = 1024  # h_cycles * l_cycles: what one supervision step may cost
 RANGES = dict(seq_len=(4, MAX_CELLS), vocab_size=(2, 1024), dim=(1, MAX_DIM), heads=(1, MAX_HEADS),
               layers=(1, MAX_LAYERS), h_layers=(1, MAX_LAYERS), l_layers=(1, MAX_LAYERS), expansion=(1.0, 16.0),
               ffn_multiple=(1, 4096), h_cycles=(1, MAX_LOOPS), l_cycles=(1, MAX_LOOPS), prefix_len=(0, 256),
-              rope_theta=(1.0, 1e9), norm_eps=(1e-12, 0.1))
+              rope_theta=(1.0, 1e9), norm_eps=(1e-12, 0.1), damping=(1e-3, 1.0),
+              init_log_std=(-7.0, 2.0))
 CHOICES = dict(kind=("sudoku", "maze"), mixer=("mlp", "attention"))
 
 
@@ -66,6 +67,9 @@ class TRMConfig:
     prefix_len: int = 16  # extra positions in front of the cells; the Q head reads the first
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
+    # EqR: each latent update moves z only this share of the way to the net's output
+    # (1: the plain TRM update); part of the network, so inference damps the same way
+    damping: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,16 +116,22 @@ class TRM(nn.Module):
         """Restart the slots flagged in `halted` (B,) bool; the others keep their states."""
         return self.io.reset_carry(carry, halted)
 
-    def _recursion(self, x, y, z, n: int, rope):
+    def _recursion(self, x, y, z, n: int, rope, noise: float):
+        damping = self.cfg.damping
         for _ in range(n):
-            z = self.net(z, y + x, rope)
+            new = self.net(z, y + x, rope)
+            z = new if damping == 1.0 else z + damping * (new - z)
+            if noise:  # EqR's training noise: the global RNG, so a resumed run replays it
+                z = z + noise * torch.randn_like(z)
         return self.net(y, z, rope), z
 
     def forward(self, carry: tuple[torch.Tensor, torch.Tensor], tokens: torch.Tensor,
-                h_cycles: int | None = None, l_cycles: int | None = None) -> RecursiveOutput:
+                h_cycles: int | None = None, l_cycles: int | None = None,
+                latent_noise: float = 0.0) -> RecursiveOutput:
         """One supervision step. tokens (B, seq_len) ints; carry (y, z) from
         `initial_carry` or a previous step. Cycle counts may be overridden (e.g.
-        more thinking at test time)."""
+        more thinking at test time); `latent_noise` adds N(0, noise^2) to every
+        latent update (EqR training)."""
         cfg = self.cfg
         T, n = h_cycles or cfg.h_cycles, l_cycles or cfg.l_cycles
         rope = (self.rope_cos, self.rope_sin) if cfg.mixer == "attention" else None
@@ -129,8 +139,8 @@ class TRM(nn.Module):
         y, z = carry
         with torch.no_grad():
             for _ in range(T - 1):
-                y, z = self._recursion(x, y, z, n, rope)
-        y, z = self._recursion(x, y, z, n, rope)
+                y, z = self._recursion(x, y, z, n, rope, latent_noise)
+        y, z = self._recursion(x, y, z, n, rope, latent_noise)
         logits, q_halt, q_continue = self.io.read(y)
         return RecursiveOutput((y.detach(), z.detach()), logits, q_halt, q_continue)
 

@@ -16,7 +16,8 @@ from typing import ClassVar
 # model name -> "module:ConfigClass"; adding a family is one line here
 FAMILIES = {"ldt": "rsolve.train.ldt_config:LDTTrainConfig",
             "trm": "rsolve.train.recursive_config:RecursiveTrainConfig",
-            "hrm": "rsolve.train.recursive_config:RecursiveTrainConfig"}
+            "hrm": "rsolve.train.recursive_config:RecursiveTrainConfig",
+            "gram": "rsolve.train.gram_config:GRAMTrainConfig"}
 
 # (train, val) puzzles generated when no --data is given: each set takes about a
 # minute on a 2-core CPU (one process: 9x9 Sudoku ~105/s, 30x30 mazes ~15/s)

@@ -126,8 +126,9 @@ def empty_slots(model, batch: int, cells: int, device) -> Slots:
                  torch.ones(batch, dtype=torch.bool, device=device), carry)
 
 
-def refill(slots: Slots, model, draw) -> Slots:
-    """Halted slots take fresh puzzles from `draw(n)` and restart from the initial carry."""
+def refill(slots: Slots, model, draw, start_noise: float = 0.0, generator: torch.Generator | None = None) -> Slots:
+    """Halted slots take fresh puzzles from `draw(n)` and restart from the initial carry,
+    their latent (the carry's last state) moved by N(0, start_noise^2) (EqR's random start)."""
     h = slots.halted
     n = int(h.sum())
     tokens, labels = slots.tokens, slots.labels
@@ -135,8 +136,12 @@ def refill(slots: Slots, model, draw) -> Slots:
         x, y = draw(n)
         tokens, labels = tokens.clone(), labels.clone()
         tokens[h], labels[h] = x.to(tokens.device), y.to(labels.device)
-    return Slots(tokens, labels, torch.where(h, 0, slots.steps), torch.zeros_like(h),
-                 model.reset_carry(slots.carry, h))
+    carry = model.reset_carry(slots.carry, h)
+    if n and start_noise:
+        *rest, z = carry
+        shake = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+        carry = (*rest, torch.where(h.view(-1, 1, 1), z + start_noise * shake, z))
+    return Slots(tokens, labels, torch.where(h, 0, slots.steps), torch.zeros_like(h), carry)
 
 
 def wants_halt(q_halt: torch.Tensor, q_continue: torch.Tensor, use_continue: bool) -> torch.Tensor:

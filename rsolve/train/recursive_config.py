@@ -21,6 +21,8 @@ TRAIN_PRESETS = {
 # A maze sample costs ~40x a Sudoku one here (900 positions, attention), so the
 # cpu recipe halves the batch to keep the optimizer steps per hour up.
 KIND_OVERRIDES = {("cpu", "maze"): dict(batch=16)}
+# EqR (Huang, Geng, Kolter 2026): damped noisy latent updates and a random start
+EQR = dict(latent_noise=0.01, start_noise=1.0, damping=0.95)
 
 
 @dataclass
@@ -45,9 +47,16 @@ class RecursiveTrainConfig(TrainConfig):
     explore: float = opt(0.1, "Share of new slots forced to run a random 2..N_sup steps.")
     q_weight: float = opt(0.5, "Loss weight of the Q (halting) heads.")
     augment: bool = opt(True, "Train on random symmetric views of the puzzles.", flag="--augment/--no-augment")
+    latent_noise: float = opt(0.0, "TRM: add N(0, s^2) noise to every latent update while training (EqR: 0.01), "
+                                   "so the model learns to use PTRM's test-time noise.")
+    start_noise: float = opt(0.0, "TRM: each puzzle's latent starts at the fixed initial vector plus N(0, s^2) "
+                                  "noise (EqR's random start: 1).")
+    eqr: bool = opt(False, "TRM: EqR's recipe, short for --latent-noise 0.01 --start-noise 1 --arch damping=0.95 "
+                           "(each given value wins).", flag="--eqr/--no-eqr")
     val_limit: int = opt(256, "Validation puzzles per evaluation, at most (each runs every supervision step).")
 
     family: ClassVar[str] = "rsolve.train.recursive_loop:Recursive"
+    models: ClassVar[tuple] = MODELS
 
     def architecture_fields(self) -> list[str]:
         from dataclasses import fields
@@ -58,13 +67,20 @@ class RecursiveTrainConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.model not in MODELS:
-            raise ValueError(f"no recursive trainer for {self.model!r}; choose from {', '.join(MODELS)}")
+        if self.model not in self.models:
+            raise ValueError(f"no recursive trainer for {self.model!r}; choose from {', '.join(self.models)}")
         if self.kind not in KINDS:
             raise ValueError(f"unknown puzzle kind {self.kind!r}")
         self._fill_recipe()
+        if self.model != "trm" and (self.eqr or self.latent_noise or self.start_noise):
+            raise ValueError("--eqr, --latent-noise and --start-noise are for --model trm")
+        if self.eqr:
+            self.latent_noise = self.latent_noise or EQR["latent_noise"]
+            self.start_noise = self.start_noise or EQR["start_noise"]
+            self.overrides = {"damping": EQR["damping"], **self.overrides}
         for name, ok in (("--batch-size", self.batch >= 1), ("--max-steps-per-puzzle", self.max_steps_per_puzzle >= 1),
-                         ("--ema", 0 <= self.ema < 1), ("--lr", self.lr > 0), ("--val-limit", self.val_limit >= 1),
+                         ("--ema", 0 <= self.ema < 1), ("--latent-noise", 0 <= self.latent_noise <= 10),
+                         ("--start-noise", 0 <= self.start_noise <= 10), ("--lr", self.lr > 0), ("--val-limit", self.val_limit >= 1),
                          ("--precision", self.precision in PRECISIONS)):
             if not ok:
                 raise ValueError(f"{name} is out of range" if name != "--precision" else

@@ -53,18 +53,12 @@ class Stepper:
 
     def step(self, slots: Slots, draw, lr: float, generator: torch.Generator) -> tuple[Slots, dict]:
         cfg = self.cfg
-        slots = refill(slots, self.model, draw)
+        slots = refill(slots, self.model, draw, cfg.start_noise, generator)
         self.model.train()
         for g in self.opt.param_groups:
             g["lr"] = lr
-        with autocast(self.device, cfg.precision):
-            out = self.fwd(slots.carry, slots.tokens)
         steps = slots.steps + 1
-        target = None
-        if self.use_continue:
-            with torch.no_grad(), autocast(self.device, cfg.precision):
-                target = q_continue_target(self.peek(out.carry, slots.tokens), steps >= cfg.max_steps_per_puzzle)
-        loss, parts, cell, solved = supervision_loss(out, slots.labels, target, cfg.q_weight)
+        out, loss, parts, cell, solved = self.loss(slots, steps)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -81,6 +75,19 @@ class Stepper:
                  "depth": float(steps[halted].float().sum())}
         carry = tuple(c.float() for c in out.carry)  # one dtype across steps (bf16 autocast returns bf16)
         return Slots(slots.tokens, slots.labels, steps, halted, carry), stats
+
+
+    def loss(self, slots: Slots, steps: torch.Tensor) -> tuple:
+        """(model output, loss, its parts, cell accuracy, solved) of one supervision step."""
+        cfg = self.cfg
+        noise = {"latent_noise": cfg.latent_noise} if cfg.latent_noise else {}
+        with autocast(self.device, cfg.precision):
+            out = self.fwd(slots.carry, slots.tokens, **noise)
+        target = None
+        if self.use_continue:
+            with torch.no_grad(), autocast(self.device, cfg.precision):
+                target = q_continue_target(self.peek(out.carry, slots.tokens), steps >= cfg.max_steps_per_puzzle)
+        return (out, *supervision_loss(out, slots.labels, target, cfg.q_weight))
 
 
 def _no_buffer_sync() -> dict:
@@ -119,8 +126,8 @@ class Recursive(loop.Family):
 
     def __init__(self, cfg, device, rank=0, world=1):
         super().__init__(cfg, device, rank, world)
-        self.name, self.engine = NAMES[cfg.model], cfg.model
-        self.module = MODULES[cfg.model]
+        self.name, self.engine = NAMES.get(cfg.model, cfg.model), cfg.model
+        self.module = MODULES.get(cfg.model)
 
     def load_data(self, train_examples, val_examples) -> None:
         cfg, world = self.cfg, self.world
@@ -152,10 +159,15 @@ class Recursive(loop.Family):
         if (model.cfg.seq_len, model.cfg.vocab_size) != (cells, vocab):
             raise ValueError(f"{cfg.init or '--arch'}: the network reads {model.cfg.seq_len} cells over "
                              f"{model.cfg.vocab_size} tokens; the data has {cells} cells over {vocab}")
+        self.build_from(model)
+
+    def build_from(self, model) -> None:
+        """The stepper, data stream, slots and meters around a built model."""
+        cfg = self.cfg
         self.model = model.to(self.device)
         self.stepper = Stepper(model, cfg, self.device, distributed=self.world > 1)
         self.sampler = Sampler(self.train_set, self.rng, cfg.augment)
-        self.slots = empty_slots(model, cfg.batch, cells, self.device)
+        self.slots = empty_slots(model, cfg.batch, self.train_set.cells, self.device)
         self.meter, self.steps_done = Meter(), 0
 
     def summary(self) -> str:
@@ -170,6 +182,7 @@ class Recursive(loop.Family):
     def step(self, lr: float) -> dict:
         try:
             self.slots, stats = self.stepper.step(self.slots, self.sampler.draw, lr, self.gen)
+            self.last_stats = stats
         except Exception as exc:  # compiling happens in the first step: say what to do instead
             if not self.cfg.compile or self.steps_done:
                 raise
@@ -219,7 +232,7 @@ class Recursive(loop.Family):
             f"the EMA (decay {cfg.ema}) of the trained ones",
             f"- Training: {step} optimizer steps x {cfg.batch} slots x {self.world} process(es); one supervision step "
             f"per slot per optimizer step, up to {cfg.max_steps_per_puzzle} per puzzle (halt: {halting}, "
-            f"{cfg.explore:.0%} forced exploration); AdamW lr {cfg.lr:g} (warmup {cfg.warmup:.0%}, cosine to "
+            f"{cfg.explore:.0%} forced exploration){_eqr_note(cfg, arch)}; AdamW lr {cfg.lr:g} (warmup {cfg.warmup:.0%}, cosine to "
             f"{cfg.lr_floor:g}x), weight decay {cfg.weight_decay:g}, clip {cfg.grad_clip:g}; {cfg.precision}"
             + (", torch.compile" if cfg.compile else "") + ("; augmented on the fly" if cfg.augment else ""),
             "- Loss: softmax cross-entropy on every cell (the official code uses stablemax) + "
@@ -235,12 +248,20 @@ class Recursive(loop.Family):
         return self.cfg.batch * self.world  # a sample is one supervision step of one puzzle
 
 
+def _eqr_note(cfg: RecursiveTrainConfig, arch: dict) -> str:
+    parts = ([f"noise {cfg.latent_noise:g} on every latent update"] if cfg.latent_noise else []) + \
+            ([f"damping {arch['damping']:g}"] if arch.get("damping", 1.0) != 1.0 else []) + \
+            ([f"random latent start (+N(0, {cfg.start_noise:g}^2))"] if cfg.start_noise else [])
+    return f"; EqR: {', '.join(parts)}" if parts else ""
+
+
 @torch.no_grad()
-def evaluate(model, tokens: TokenSet, cfg: RecursiveTrainConfig, device) -> dict:
+def evaluate(model, tokens: TokenSet, cfg: RecursiveTrainConfig, device, posterior: bool = False) -> dict:
     """Exact accuracy of `model` on the first cfg.val_limit puzzles, running up to N_sup
     supervision steps; a puzzle's answer is the one it had when its Q head first said
     halt (or the last). Mazes also count answers the verifier accepts as valid and
-    shortest, since shortest paths are not unique."""
+    shortest, since shortest paths are not unique. `posterior`: a GRAM model reads
+    the labels (its training-time posterior) instead of sampling its prior."""
     model.eval()
     n, steps = min(len(tokens), cfg.val_limit), cfg.max_steps_per_puzzle
     use_continue = cfg.model == "hrm"
@@ -252,7 +273,7 @@ def evaluate(model, tokens: TokenSet, cfg: RecursiveTrainConfig, device) -> dict
         used = torch.zeros(len(x), device=device)
         for s in range(1, steps + 1):
             with autocast(device, cfg.precision):
-                out = model(carry, x)
+                out = model(carry, x, target=y) if posterior else model(carry, x)
             carry, pred = out.carry, out.logits.argmax(-1)
             stop = ~done & (wants_halt(out.q_halt, out.q_continue, use_continue) | (s == steps))
             answer = torch.where(stop[:, None], pred, answer)

@@ -64,7 +64,9 @@ def announce(cfg, engine: str) -> None:
     out = Path(cfg.out).resolve()
     name = out.name if out.parent == checkpoints.user_dir().resolve() else str(out)
     note(f"rsolve: training into {out} (progress log, metrics and resumable state in {run_folder(out)})")
-    note(f"rsolve: use it with: rsolve solve PUZZLES -m {engine} --checkpoint {name}")
+    use = (f"rsolve generate {cfg.kind} --model {engine} --checkpoint {name}" if getattr(cfg, "unconditional", False)
+           else f"rsolve solve PUZZLES -m {engine} --checkpoint {name}")
+    note(f"rsolve: use it with: {use}")
 
 
 # ------------------------------------------------------------------ inputs
@@ -72,12 +74,15 @@ def announce(cfg, engine: str) -> None:
 
 def open_init(cfg, engine: str) -> tuple[checkpoints.Checkpoint | None, dict]:
     """(the --init checkpoint or None, its training history: commands and seconds)."""
-    if not cfg.init:
+    source, flag = cfg.init, "--init"
+    if getattr(cfg, "from_trm", None):  # GRAM grown from a TRM: its weights and history are the start
+        source, flag, engine = cfg.from_trm, "--from-trm", "trm"
+    if not source:
         return None, {"commands": [], "seconds": 0.0}
     try:
-        ckpt = checkpoints.validate(cfg.init, engine=engine, kind=cfg.kind)
+        ckpt = checkpoints.validate(source, engine=engine, kind=cfg.kind)
     except checkpoints.CheckpointError as exc:
-        raise ValueError(f"--init: {exc}") from None
+        raise ValueError(f"{flag}: {exc}") from None
     training = ckpt.config.get("training", {})
     history = ckpt.config.get("history") or {  # checkpoints written before "history" existed
         "commands": str(training.get("commands") or training.get("command", "")).split("\n"),
