@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from .safetensors_header import data_size, is_int
 
 FORMAT = "rsolve-checkpoint"
 FORMAT_VERSION = 1
@@ -41,8 +42,6 @@ MAX_TEXT = 4 << 20  # config.json, README.md
 MAX_HEADER = 100 << 20
 MAX_WEIGHTS = 16 << 30
 MAX_STEPS = 1024  # training.max_steps_per_puzzle
-DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 
 
 class CheckpointError(ValueError):
@@ -126,51 +125,6 @@ def _sha256(folder: Path) -> str:
     return h.hexdigest()
 
 
-# --- the safetensors header ---
-
-
-def _is_int(x, lo: float = 0, hi: float = math.inf) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi
-
-
-def _tensor_problem(name: str, t) -> str | None:
-    """Why one header entry is not {dtype, shape, data_offsets} of matching size, or None."""
-    if not isinstance(t, dict) or set(t) != {"dtype", "shape", "data_offsets"}:
-        return f"tensor {name[:60]!r} is not {{dtype, shape, data_offsets}}"
-    dtype, shape, offsets = t["dtype"], t["shape"], t["data_offsets"]
-    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
-        return f"tensor {name[:60]!r} has unknown dtype {str(dtype)[:20]!r}"
-    if not (isinstance(shape, list) and len(shape) <= 8 and all(_is_int(d) for d in shape)):
-        return f"tensor {name[:60]!r} has a bad shape"
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
-            and offsets[0] <= offsets[1]):
-        return f"tensor {name[:60]!r} has bad data_offsets"
-    if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[dtype]:
-        return f"tensor {name[:60]!r}: data_offsets do not match its shape and dtype"
-    return None
-
-
-def _data_size(header: dict) -> int:
-    """Bytes of tensor data the header describes; a ValueError (the reason) unless every entry
-    is well formed and the tensors tile the data without gaps or overlaps."""
-    meta = header.get("__metadata__", {})
-    if not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
-        raise ValueError("__metadata__ is not a table of strings")
-    spans = []
-    for name, t in header.items():
-        if name != "__metadata__":
-            problem = _tensor_problem(name, t)
-            if problem:
-                raise ValueError(problem)
-            spans.append(tuple(t["data_offsets"]))
-    end = 0
-    for begin, stop in sorted(spans):
-        if begin != end:
-            raise ValueError("tensors overlap or leave gaps")
-        end = stop
-    return end
-
-
 def _read_header(folder: Path) -> dict:
     """The safetensors header of folder's weights, checked against the file's size."""
     with _open_regular(folder, WEIGHTS, MAX_WEIGHTS) as f:
@@ -185,7 +139,7 @@ def _read_header(folder: Path) -> dict:
     if not isinstance(header, dict):  # _UNPARSED included
         raise CheckpointError(f"{folder}: corrupt weights header ({WEIGHTS} does not start with a JSON object)")
     try:
-        data = _data_size(header)
+        data = data_size(header)
     except ValueError as exc:
         raise CheckpointError(f"{folder}: corrupt weights header ({exc})") from None
     if 8 + n + data != size:
@@ -210,7 +164,7 @@ def _schema_problem(config) -> str | None:
     missing = [k for k in REQUIRED if k not in config]
     if missing:
         return f"lacks {', '.join(missing)}"
-    if not _is_int(config["format_version"], 1, 1 << 31):
+    if not is_int(config["format_version"], 1, 1 << 31):
         return f"format_version {str(config['format_version'])[:20]!r} is not a positive integer"
     if not isinstance(config["rsolve_version"], str):
         return "rsolve_version is not a string"
@@ -235,7 +189,7 @@ def _extras_problem(config: dict) -> str | None:
     training = config.get("training", {})
     if not isinstance(training, dict):
         return "training is not a JSON object"
-    if "max_steps_per_puzzle" in training and not _is_int(training["max_steps_per_puzzle"], 1, MAX_STEPS):
+    if "max_steps_per_puzzle" in training and not is_int(training["max_steps_per_puzzle"], 1, MAX_STEPS):
         return f"training.max_steps_per_puzzle is not an integer from 1 to {MAX_STEPS}"
     if "precision" in training and not isinstance(training["precision"], str):
         return "training.precision is not a string"
@@ -255,7 +209,7 @@ def _read_config(path: Path) -> dict:
     if config is _UNPARSED:
         raise CheckpointError(f"{path}: {CONFIG} is not valid JSON")
     version = config.get("format_version") if isinstance(config, dict) else None
-    if _is_int(version, FORMAT_VERSION + 1, 1 << 31) and config.get("format") == FORMAT:  # before other rules
+    if is_int(version, FORMAT_VERSION + 1, 1 << 31) and config.get("format") == FORMAT:  # before other rules
         raise CheckpointError(f"{path}: checkpoint format {version} is newer than this rsolve "
                               f"({__version__}) reads (format {FORMAT_VERSION}); upgrade rsolve")
     problem = _schema_problem(config) or _extras_problem(config)

@@ -56,11 +56,13 @@ def _options_table(spec):
 def _checkpoint_table(found):
     from rich.table import Table
 
+    from .. import checkpoints
+
     table = Table(title="installed checkpoints (use with --checkpoint NAME)", title_justify="left")
     for col in ("name", "model", "kind", "status", "path"):
         table.add_column(col)
     for path, config, error in found:
-        table.add_row(path.name, config["engine"] if config else "?", config["kind"] if config else "?",
+        table.add_row(path.name, _model_of(config, checkpoints), config["kind"] if config else "?",
                       "ok" if config else error, str(path))
     return table
 
@@ -93,3 +95,10 @@ def info_command(checkpoint: str = typer.Argument(..., help="A checkpoint folder
 def register(app: typer.Typer) -> None:
     app.command("models")(models_command)
     app.command("info")(info_command)
+
+
+def _model_of(config: dict | None, checkpoints) -> str:
+    if not config:
+        return "?"
+    return f"{config['engine']} (generator)" if checkpoints.is_generator(config) else config["engine"]
+
