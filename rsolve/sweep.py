@@ -205,7 +205,8 @@ def plot_sweep(rows: list[SweepRow], path: str, dataset: str) -> None:
     ax.set_ylim(-3, 103)
     ax.set_xlabel(key)
     ax.set_ylabel("accuracy (% of puzzles)")
-    ax.set_title(f"{dataset} ({rows[0].puzzles} puzzles): accuracy against {key}")
+    name = dataset.replace("\\", "/").rsplit("/", 1)[-1]  # the set's file name: a full path crowds the title
+    ax.set_title(f"{name} ({rows[0].puzzles} puzzles): accuracy against {key}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     fig.tight_layout()

@@ -215,7 +215,10 @@ def test_solver_checkpoints_are_refused(trained):
     (["-m", "gram", "-c", "/no/such/checkpoint"], ["/no/such/checkpoint"]),
     (["-m", "gram"], ["no GRAM Sudoku generator is installed"]),
 ])
-def test_usage_errors_exit_2_before_any_sampling(args, words, monkeypatch):
+def test_usage_errors_exit_2_before_any_sampling(args, words, monkeypatch, tmp_path):
+    from rsolve import checkpoints
+
+    monkeypatch.setattr(checkpoints, "shipped_dir", lambda: tmp_path / "none shipped")  # rsolve ships one
     sampled = []
     monkeypatch.setattr(gram_sampler, "sample_grids", lambda *a, **k: sampled.append(1) or iter(()))
     code, out, err = run(*args)
