@@ -166,11 +166,13 @@ def test_shipped_checkpoints_load_and_carry_a_card(folder):
     from rsolve.engines.neural import check_weights
 
     ckpt = checkpoints.validate(folder)
-    assert folder.name == f"{ckpt.config['engine']}-{ckpt.kind}"
+    role = "-generator" if checkpoints.is_generator(ckpt.config) else ""
+    assert folder.name == f"{ckpt.config['engine']}-{ckpt.kind}{role}"
     assert {"format_version", "rsolve_version", "architecture"} <= ckpt.config.keys()
     check_weights(ckpt, ckpt.config["engine"])
     card = (folder / "README.md").read_text()
-    for needed in ("Command:", "Wall time:", "Machine:", "## Results"):
+    assert "- Command: " in card or "- Commands, in order: " in card, f"{folder.name}: card lacks its command"
+    for needed in ("Wall time:", "Machine:", "## Results"):
         assert needed in card, f"{folder.name}: card lacks {needed!r}"
 
 
