@@ -12,9 +12,9 @@ head gives a fifth rule, `prm` (the largest predicted final accuracy).
 
 from __future__ import annotations
 
-import torch
 
 from . import EngineError
+from .gram_sampler import per_row_noise
 from .ptrm import PTRMEngine, Rows
 
 RULES = ("q", "vote", "prm", "verify")
@@ -32,12 +32,5 @@ class GRAMEngine(PTRMEngine):
             raise EngineError(f"{self.checkpoint}: a GRAM generator (trained on blank boards) does not solve "
                               "puzzles; sample it with `rsolve generate sudoku --model gram`")
 
-    def _noise_source(self, rows: Rows):
-        """noise(like): standard normal draws for every row from its rollout's generator."""
-        def noise(like: torch.Tensor) -> torch.Tensor:
-            draws = [torch.randn(like.shape[1:], generator=r.noise, device=self.device) for r in rows.rollouts]
-            return torch.stack(draws).to(like.dtype)
-        return noise
-
     def _forward(self, carry: tuple, rows: Rows):
-        return self.run(carry, rows.tokens, noise=self._noise_source(rows), h_cycles=self.opt["cycles"])
+        return self.run(carry, rows.tokens, noise=per_row_noise([r.noise for r in rows.rollouts], self.device), h_cycles=self.opt["cycles"])

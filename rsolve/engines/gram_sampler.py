@@ -45,6 +45,14 @@ def load_generator(checkpoint: str | None, device: str | None = "auto"):
     return model, ckpt.path
 
 
+def per_row_noise(generators: list, device):
+    """noise(like) for GRAM's forward: row i's standard normal draws come from generators[i],
+    so a trajectory does not depend on which rows share its pass."""
+    def noise(like: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.randn(like.shape[1:], generator=g, device=device) for g in generators]).to(like.dtype)
+    return noise
+
+
 @torch.inference_mode()
 def sample_grids(model, count: int, seed: int = 0, steps: int | None = None, batch: int = 128) -> Iterator[Sample]:
     """`count` grids, in order, each with the verifier's verdict."""
@@ -55,9 +63,7 @@ def sample_grids(model, count: int, seed: int = 0, steps: int | None = None, bat
         idx = list(range(lo, min(count, lo + batch)))
         gens = [torch.Generator(device=device).manual_seed(seed * 1_000_003 + i) for i in idx]
 
-        def noise(like: torch.Tensor) -> torch.Tensor:
-            return torch.stack([torch.randn(like.shape[1:], generator=g, device=device) for g in gens]).to(like.dtype)
-
+        noise = per_row_noise(gens, device)
         tokens = torch.full((len(idx), model.cfg.seq_len), SUDOKU_BLANK_TOKEN, dtype=torch.long, device=device)
         carry = model.initial_carry(len(idx))
         for _ in range(steps):
