@@ -12,7 +12,6 @@ head gives a fifth rule, `prm` (the largest predicted final accuracy).
 
 from __future__ import annotations
 
-
 from . import EngineError
 from .gram_sampler import per_row_noise
 from .ptrm import PTRMEngine, Rows
