@@ -124,6 +124,18 @@ def test_a_posterior_far_ahead_of_the_prior_prints_one_warning(monkeypatch, caps
     assert err.count("warning:") == 1 and "posterior solves 90%" in err and "prior 0%" in err
 
 
+def test_saved_state_restores_the_probe_schedule_and_the_warning():
+    family = _family()
+    family.step(1e-3)
+    family.warned = True
+    state = family.state()
+    other = _family()
+    other.load_state(state)
+    assert other.stepper.calls == family.stepper.calls == 1 and other.warned
+    assert all(torch.equal(a, b) for a, b in zip(family.model.state_dict().values(),
+                                                   other.model.state_dict().values()))
+
+
 def test_a_generator_trains_on_blank_boards_and_validates_by_validity():
     family = _family(unconditional=True)
     assert (family.train_set.inputs == 1).all() and family.cfg.beta == pytest.approx(1 / 81, rel=1e-3)
