@@ -113,13 +113,15 @@ class Run:
         note(self.family.summary(), self.rank)
         self._loop()
         digests = distributed.all_digests(self.family.model, self.world) if self.world > 1 else []
-        if self.rank != 0:
-            return None
-        if digests:
-            self.log.log({"step": self.step, "rank_weights_sha256": digests, "ranks_agree": len(set(digests)) == 1},
-                         force=True)
-        path = self._save(final=True)
-        self.log.close()
+        path = None
+        if self.rank == 0:
+            if digests:
+                self.log.log({"step": self.step, "rank_weights_sha256": digests,
+                              "ranks_agree": len(set(digests)) == 1}, force=True)
+            path = self._save(final=True)
+            self.log.close()
+        # every rank leaves together: a gloo group torn down while rank 0 still saves aborts the process
+        distributed.barrier(self.world)
         return path
 
     def _loop(self) -> None:
@@ -212,6 +214,7 @@ class Run:
                  + (" (Ctrl-C again quits without saving)" if signum == signal.SIGINT else ""))
             self._save(final=False, validate=False)
             self.log.close()
+        distributed.barrier(self.world)
         raise Stopped(signum, self.step)
 
 
