@@ -421,7 +421,8 @@ def test_maze_peer_attention_with_rotary_positions():
     """attention=peers with positions=rope2d (once a crash: the rotary tables were only
     built for full attention). A maze cell's peers share its row or its column."""
     torch.manual_seed(0)
-    model = ldt.build("maze", "cpu", attention="peers", height=5, width=7, dim=16, heads=2, layers=1, loops=2)
+    model = ldt.build("maze", "paper", attention="peers", height=5, width=7, dim=16, heads=2, layers=1, loops=2,
+                      dropout=0.0)
     assert model.cfg.positions == "rope2d" and model.rope_cos.shape == (35, 8)
     mask = model.attn_mask
     assert mask.shape == (36, 36) and mask[0].all() and mask[:, 0].all()  # CLS sees and is seen by all

@@ -232,7 +232,10 @@ def test_sigint_and_sigterm_save_and_print_the_resume_command(tmp_path):
 
 FAMILY_CASES = {
     "ldt-sudoku": lambda: (LDT, LDTTrainConfig(kind="sudoku", batch=4, overrides={**LDT_TINY, "loops": 2})),
-    "ldt-maze": lambda: (LDT, LDTTrainConfig(kind="maze", batch=4, overrides={**LDT_TINY, "loops": 2})),
+    "ldt-maze": lambda: (LDT, LDTTrainConfig(kind="maze", preset="paper", batch=4,
+                                             overrides={**LDT_TINY, "loops": 2})),
+    "ldt-maze-grid": lambda: (LDT, LDTTrainConfig(kind="maze", batch=4, curriculum="6", curriculum_mazes=8,
+                                                  overrides=dict(dim=8, hidden=8))),
     "trm-sudoku": lambda: (Recursive, RecursiveTrainConfig(kind="sudoku", model="trm", batch=4, precision="fp32",
                                                            max_steps_per_puzzle=2, compile=False, overrides=TRM_TINY)),
     "gram-sudoku": lambda: (GRAM, GRAMTrainConfig(kind="sudoku", batch=4, precision="fp32", max_steps_per_puzzle=2,

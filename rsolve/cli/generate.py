@@ -187,6 +187,7 @@ def _sample_gram(count: int, seed: int, checkpoint: Optional[str], device: str, 
 def generate_maze(
     count: int = typer.Option(10, "--count", "-n", min=1),
     seed: int = typer.Option(0, "--seed"),
+    size: Optional[int] = typer.Option(None, "--size", help="Square mazes of this side (sets --height and --width)."),
     height: int = typer.Option(30, "--height"),
     width: int = typer.Option(30, "--width"),
     min_path: int = typer.Option(110, "--min-path", help="Keep mazes whose shortest path has more cells."),
@@ -198,6 +199,9 @@ def generate_maze(
     """Maze-Hard-style mazes: random walls, kept when the shortest path is long."""
     from ..api import generate_maze as gen
     from ..puzzles.dataset import Example
+
+    if size is not None:
+        height = width = size
 
     made = _generated(lambda: gen(count, seed, height=height, width=width, min_path=min_path,
                                   wall_min=wall_min, wall_max=wall_max))

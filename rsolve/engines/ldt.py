@@ -69,7 +69,7 @@ class LDTEngine:
         if key not in self._domains:
             shape = dict(side=key[0]) if self.kind == "sudoku" else dict(height=key[0], width=key[1])
             domain = domain_for(self.kind, self.device, **shape)
-            fits = (self.model.cfg.height, self.model.cfg.width) == key
+            fits = getattr(self.model, "any_size", False) or (self.model.cfg.height, self.model.cfg.width) == key
             pool = SymmetryPool(domain, 256, seed=len(self._domains)) if fits else None
             self._domains[key] = (domain, pool)
         return self._domains[key]

@@ -105,9 +105,27 @@ class RecursiveEngine:
 
     # --- the batch ---
 
+    def _grow(self, puzzles: list) -> None:
+        """A grid-mixer network has no weights tied to the grid's size: for mazes larger
+        than it was trained on, the same weights run on a larger square grid, with
+        supervision steps scaled by the side (its reach per step is fixed)."""
+        cfg = self.model.cfg
+        need = max((max(p.height, p.width) for p in puzzles if self.kind == "maze"), default=0)
+        if getattr(cfg, "mixer", "") != "grid" or need <= self.side:
+            return
+        from dataclasses import replace
+
+        grown = type(self.model)(replace(cfg, seq_len=need * need)).to(self.device).eval()
+        grown.load_state_dict(self.model.state_dict())
+        if not self.opt["steps"]:
+            self.steps = math.ceil(self.steps * need / self.side)
+        self.model, self.side = grown, need
+        self.run = torch.compile(grown) if self.opt["compile"] else grown
+
     @torch.inference_mode()
     def solve_batch(self, puzzles: list) -> list[Attempt]:
         out: list[Attempt | None] = [None] * len(puzzles)
+        self._grow(puzzles)
         fit = []
         for i, p in enumerate(puzzles):
             reason = self._misfit(p)

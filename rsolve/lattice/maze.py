@@ -53,8 +53,15 @@ class MazeDomain:
         cand[..., FREE] &= ~torch.from_numpy(start | goal).to(self.device)
         return cand, fixed, static
 
-    def inputs(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-        return torch.cat([static, cand.float()], -1)
+    def inputs(self, cand: torch.Tensor, static: torch.Tensor, channels: int = 5) -> torch.Tensor:
+        """Network input per cell: wall, start, goal, the two candidate bits and, with
+        channels=7, the forced chain walked from S (its cells but the end, its end)."""
+        bits = torch.cat([static, cand.float()], -1)
+        if channels == 5:
+            return bits
+        prefix, end = chain_marks(self._chains(cand, static)[0], self.cells)
+        marks = torch.from_numpy(np.stack([prefix, end], -1).astype(np.float32)).to(cand.device)
+        return torch.cat([bits, marks], -1)
 
     def _path_neighbours(self, path: torch.Tensor) -> torch.Tensor:
         """(B, N) how many 4-neighbours may be on the path."""
@@ -179,3 +186,31 @@ def maze_target(cand: np.ndarray, start: int, goal: int, distance: int, height: 
     keep[prefix, ON_PATH] = True
     keep[:, FREE] = free_ok & ~must
     return keep, True
+
+
+def chain_marks(chains, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """(prefix, end) per row as (B, cells) bool arrays, for chains walked from S: the
+    grid network reads where the forced path ends instead of walking it itself."""
+    prefix = np.zeros((len(chains), cells), dtype=bool)
+    end = np.zeros((len(chains), cells), dtype=bool)
+    for b, chain in enumerate(chains):
+        prefix[b, chain[:-1]] = True
+        end[b, chain[-1]] = True
+    return prefix, end
+
+
+def search_fields(cand: np.ndarray, start: int, goal: int, height: int, width: int) -> dict:
+    """What breadth-first search computes on a state, for the grid network's
+    auxiliary targets: over the cells that may be on the path, minus the forced
+    chain from S but its end E, `to_goal` (steps to G, -1 unreached), `from_end`
+    (steps from E), and `on` (cells of shortest E-G paths)."""
+    path_ok, free_ok = cand[:, ON_PATH], cand[:, FREE]
+    prefix = walk_chain((path_ok & ~free_ok).tolist(), start, height, width)
+    allowed = path_ok.copy()
+    allowed[prefix[:-1]] = False
+    allowed = allowed.tolist()
+    to_goal = np.array(bfs_distances(allowed, goal, height, width))
+    from_end = np.array(bfs_distances(allowed, prefix[-1], height, width))
+    rest = to_goal[prefix[-1]]
+    on = (to_goal >= 0) & (from_end >= 0) & (to_goal + from_end == rest) if rest >= 0 else np.zeros_like(path_ok)
+    return {"to_goal": to_goal, "from_end": from_end, "on": on, "rest": int(rest)}

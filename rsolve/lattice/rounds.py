@@ -55,7 +55,12 @@ def run_network(model, domain, pool: SymmetryPool, cand, static, loops=None, gen
     or lists over loops with all_loops (training)."""
     idx = pool.sample(cand.shape[0], generator)
     permute = domain.permute_values
-    keep, value, conflict = model(pool.to_view(domain.inputs(cand, static), idx, permute), loops=loops)
+    if getattr(model, "any_size", False):  # the grid network: any shape, and it reads the forced chain
+        bits = domain.inputs(cand, static, channels=model.cfg.in_channels)
+        keep, value, conflict = model(pool.to_view(bits, idx, permute), loops=loops,
+                                      shape=(domain.height, domain.width))
+    else:
+        keep, value, conflict = model(pool.to_view(domain.inputs(cand, static), idx, permute), loops=loops)
     back = [(pool.from_view(k, idx, permute), pool.from_view(v, idx, permute), c)
             for k, v, c in (zip(keep, value, conflict) if all_loops else [(keep[-1], value[-1], conflict[-1])])]
     return back if all_loops else back[0]

@@ -137,20 +137,51 @@ class TokenMixer(nn.Module):
         return self.mlp(x.transpose(1, 2)).transpose(1, 2)
 
 
+def neighbour_max(g: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, D) -> the elementwise max over each cell's 4 neighbours (off-grid
+    positions never win): one hop of message passing, aligned with breadth-first search."""
+    low = torch.finfo(g.dtype).min / 4
+    p = F.pad(g, (0, 0, 1, 1, 1, 1), value=low)
+    return torch.maximum(torch.maximum(p[:, :-2, 1:-1], p[:, 2:, 1:-1]), torch.maximum(p[:, 1:-1, :-2], p[:, 1:-1, 2:]))
+
+
+class GridMixer(nn.Module):
+    """Token mixing on a grid instead of attention: each cell reads the max of its 4
+    neighbours' messages, so a pass costs O(cells) and reach grows with the recursion;
+    the prefix positions (the Q head reads the first) read the mean over the cells."""
+
+    def __init__(self, dim: int, height: int, width: int, prefix: int):
+        super().__init__()
+        self.shape, self.prefix = (height, width), prefix
+        self.message = nn.Linear(dim, dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+        self.summary = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, d = x.shape
+        cells = x[:, self.prefix:]
+        near = neighbour_max(self.message(cells).view(b, *self.shape, d)).view(b, -1, d)
+        pooled = self.summary(cells.mean(1, keepdim=True)).expand(b, self.prefix, d)
+        return torch.cat([pooled, self.out(near)], 1)
+
+
 class PostNormBlock(nn.Module):
     """h = rmsnorm(h + mix(h)); h = rmsnorm(h + swiglu(h)): the HRM/TRM block.
-    `mixer` is "attention" (bias-free self-attention, RoPE given at call time) or
-    "mlp" (TokenMixer over `tokens` positions)."""
+    `mixer` is "attention" (bias-free self-attention, RoPE given at call time),
+    "mlp" (TokenMixer over `tokens` positions) or "grid" (GridMixer over `grid`:
+    height, width, prefix positions)."""
 
     def __init__(self, dim: int, heads: int, expansion: float = 4.0, mixer: str = "attention",
-                 tokens: int = 0, multiple: int = 256, eps: float = 1e-5):
+                 tokens: int = 0, multiple: int = 256, eps: float = 1e-5, grid: tuple = ()):
         super().__init__()
         if mixer == "attention":
             self.mix: nn.Module = Attention(dim, heads, bias=False)
         elif mixer == "mlp":
             self.mix = TokenMixer(tokens, expansion, multiple)
+        elif mixer == "grid":
+            self.mix = GridMixer(dim, *grid)
         else:
-            raise ValueError(f"unknown mixer {mixer!r}: attention or mlp")
+            raise ValueError(f"unknown mixer {mixer!r}: attention, mlp or grid")
         self.attends = mixer == "attention"
         # the official TRM-MLP normalizes the mixer's residual while it is transposed,
         # i.e. over the token axis; kept so paper checkpoints mean the same thing

@@ -9,11 +9,12 @@ branching) and a conflict logit from a CLS token (the state holds no solution).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 
+from . import gridnet
 from .layers import (MAX_CELLS, MAX_DIM, MAX_HEADS, MAX_LAYERS, MAX_LOOPS, PreNormBlock, check_fields, check_heads,
                      config_from, rope_2d, sudoku_boxes)
 
@@ -72,8 +73,8 @@ PRESETS = {
     # chosen for samples/s on a 2-core CPU: narrow and shallow, fewer loops per pass
     ("sudoku", "cpu"): dict(dim=96, heads=4, layers=2, loops=6, dropout=0.0, box_height=3, box_width=3,
                             attention="peers"),
-    ("maze", "cpu"): dict(dim=64, heads=4, layers=2, loops=8, dropout=0.0, positions="rope2d"),
 }
+# Mazes on a CPU: the grid network (rsolve.models.gridnet), not attention over 900 cells.
 
 
 class LDT(nn.Module):
@@ -142,8 +143,11 @@ class LDT(nn.Module):
         return keep, value, conflict
 
 
-def build(kind: str, preset: str = "cpu", **overrides) -> LDT:
-    """An LDT for a puzzle kind from a preset (`paper` or `cpu`) plus overrides."""
+def build(kind: str, preset: str = "cpu", **overrides):
+    """An LDT for a puzzle kind from a preset (`paper` or `cpu`) plus overrides; the
+    maze cpu preset is the grid network."""
+    if (kind, preset) == ("maze", "cpu"):
+        return gridnet.build("cpu", **overrides)
     if (kind, preset) not in PRESETS:
         raise ValueError(f"no LDT preset {preset!r} for {kind}; presets: paper, cpu")
     shape = dict(height=9, width=9, in_channels=9, values=9) if kind == "sudoku" else \
@@ -154,6 +158,14 @@ def build(kind: str, preset: str = "cpu", **overrides) -> LDT:
     return LDT(LDTConfig(kind=kind, **cfg).validate())
 
 
-def from_config(architecture: dict) -> LDT:
+def from_config(architecture: dict):
     """The model a checkpoint's config.json describes (unknown keys are an error)."""
+    if architecture.get("network") == "grid":
+        return gridnet.from_config(architecture)
     return LDT(config_from(LDTConfig, architecture))
+
+
+def config_fields(kind: str, preset: str) -> list[str]:
+    """The settings `--arch` may change for this kind and preset."""
+    cls = gridnet.GridConfig if (kind, preset) == ("maze", "cpu") else LDTConfig
+    return [f.name for f in fields(cls)]

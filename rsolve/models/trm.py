@@ -30,7 +30,13 @@ RANGES = dict(seq_len=(4, MAX_CELLS), vocab_size=(2, 1024), dim=(1, MAX_DIM), he
               ffn_multiple=(1, 4096), h_cycles=(1, MAX_LOOPS), l_cycles=(1, MAX_LOOPS), prefix_len=(0, 256),
               rope_theta=(1.0, 1e9), norm_eps=(1e-12, 0.1), damping=(1e-3, 1.0),
               init_log_std=(-7.0, 2.0))
-CHOICES = dict(kind=("sudoku", "maze"), mixer=("mlp", "attention"))
+CHOICES = dict(kind=("sudoku", "maze"), mixer=("mlp", "attention", "grid"))
+
+
+def grid_shape(cfg) -> tuple[int, int, int]:
+    """(height, width, prefix) for the grid mixer: mazes are square in the HRM/TRM data."""
+    side = math.isqrt(cfg.seq_len)
+    return side, side, cfg.prefix_len
 
 
 def check_recursive(cfg) -> None:
@@ -49,6 +55,9 @@ def check_recursive(cfg) -> None:
         raise ValueError(f"vocab_size {cfg.vocab_size} is too small for mazes ({MAZE_TOKENS} tokens)")
     if cfg.mixer == "attention":
         check_heads(cfg.dim, cfg.heads, 2, "rotary attention")
+    if cfg.mixer == "grid" and (cfg.kind != "maze" or math.isqrt(cfg.seq_len) ** 2 != cfg.seq_len
+                                or cfg.prefix_len < 1):
+        raise ValueError("the grid mixer is for square mazes with at least one prefix position")
 
 
 @dataclass
@@ -88,10 +97,11 @@ PRESETS = {
     # Sudoku with fewer latent steps
     ("sudoku", "cpu"): dict(dim=128, heads=4, layers=2, mixer="mlp", ffn_multiple=64, h_cycles=3, l_cycles=4,
                             prefix_len=1),
-    # mazes: attention over 900 positions, where the softmax (per head) is the cost;
-    # 2 heads train 1.3x faster than 4 here (2.5 vs 1.9 samples/s, bf16, one thread)
-    ("maze", "cpu"): dict(dim=128, heads=2, layers=2, mixer="attention", ffn_multiple=64, h_cycles=3, l_cycles=4,
-                          prefix_len=1),
+    # mazes: 4-neighbour message passing instead of attention over 900 positions
+    # (rsolve.models.layers.GridMixer), narrow so a step costs little; 2 layers x 7
+    # net calls x 3 recursions reach 42 cells per supervision step
+    ("maze", "cpu"): dict(dim=32, heads=1, layers=2, mixer="grid", expansion=2.0, ffn_multiple=16, h_cycles=3,
+                          l_cycles=6, prefix_len=1),
 }
 
 
@@ -102,7 +112,8 @@ class TRM(nn.Module):
         tokens = cfg.seq_len + cfg.prefix_len
         self.io = RecursiveIO(cfg.vocab_size, cfg.dim, cfg.prefix_len)
         self.net = RecurrentStack(cfg.layers, cfg.dim, cfg.heads, expansion=cfg.expansion, mixer=cfg.mixer,
-                                  tokens=tokens, multiple=cfg.ffn_multiple, eps=cfg.norm_eps)
+                                  tokens=tokens, multiple=cfg.ffn_multiple, eps=cfg.norm_eps,
+                                  grid=grid_shape(cfg) if cfg.mixer == "grid" else ())
         if cfg.mixer == "attention":
             cos, sin = rope_1d(tokens, cfg.dim // cfg.heads, cfg.rope_theta)
             self.register_buffer("rope_cos", cos, persistent=False)

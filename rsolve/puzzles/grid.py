@@ -79,6 +79,21 @@ def shortest_path(allowed, source: int, target: int, height: int, width: int) ->
     return path[::-1]
 
 
+def descent_path(allowed, source: int, target: int, height: int, width: int) -> list[int] | None:
+    """The shortest path from `source` to `target` that steps, at every cell, to the
+    first neighbour (up, down, left, right) one step nearer the target: a function of
+    the grid alone, and a local rule (a network can follow it from a distance field),
+    so a label made this way never contradicts another optimal path of a rotated view."""
+    dist = bfs_distances(allowed, target, height, width)
+    if dist[source] < 0:
+        return None
+    table, path = neighbour_table(height, width), [source]
+    while path[-1] != target:
+        d = dist[path[-1]] - 1
+        path.append(next(j for j in table[path[-1]] if dist[j] == d))
+    return path
+
+
 def walk_chain(marked, start: int, height: int, width: int) -> list[int]:
     """The chain of marked cells walked from `start` (included) while the next step is
     unambiguous: exactly one marked neighbour not yet on the chain."""

@@ -68,9 +68,26 @@ class LDT(loop.Family):
         self.samples = Samples(cfg.kind, train_examples, self.domain, syms, self.rng, cfg.closure, self.gen)
         val = Samples(cfg.kind, val_examples, self.domain, syms, random.Random(1), cfg.closure,
                       torch.Generator(device=device).manual_seed(1))
-        self.val_batch = val.fresh(min(256, 4 * len(val_examples)), mix=(0.3, 0.7, 0.0))  # fixed, for comparisons
+        # fixed, for comparisons (a grid network pass is hundreds of iterations: fewer states)
+        val_rows = 64 if cfg.kind == "maze" and cfg.preset == "cpu" else 256
+        self.val_batch = val.fresh(min(val_rows, 4 * len(val_examples)), mix=(0.3, 0.7, 0.0))
         self.n_train, self.n_val = len(train_examples), len(val_examples)
         self.n_pool = int(cfg.batch * cfg.pool_fraction)
+        self.stages = self._stages(syms)
+        self.stage = None  # which samples the pool holds: a curriculum size, or -1 for the data
+
+    def _stages(self, data_syms) -> dict:
+        """{size: (domain, Samples)} for each curriculum size, -1 for the data."""
+        cfg, device = self.cfg, self.device
+        stages = {-1: (self.domain, self.samples)}
+        if cfg.sizes:
+            from .ldt_grid import curriculum_examples
+
+            for size, examples in curriculum_examples(cfg.sizes, cfg.curriculum_mazes, cfg.seed).items():
+                domain = domain_for("maze", device, height=size, width=size)
+                syms = SymmetryPool(domain, 512, cfg.seed)
+                stages[size] = (domain, Samples("maze", examples, domain, syms, self.rng, cfg.closure, self.gen))
+        return stages
 
     def build(self, init) -> None:
         cfg = self.cfg
@@ -79,8 +96,26 @@ class LDT(loop.Family):
         else:
             model = runfiles.init_model(init, ldt_model.from_config, cfg.overrides)
         self.model = model.to(self.device)
+        self.grid = getattr(model, "any_size", False)
+        if cfg.sizes and not self.grid:
+            raise ValueError("--curriculum trains the grid network (the maze cpu preset) only")
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
-        self.pool = self.samples.fresh(self.n_pool)
+        self._enter_stage()
+
+    def _enter_stage(self) -> None:
+        """Follow the curriculum: a new size starts a fresh pool (states of one size per batch)."""
+        size = self._stage_size()
+        if size != self.stage:
+            self.stage = size
+            self.pool = self.stages[size][1].fresh(self.n_pool)
+
+    def _stage_size(self) -> int:
+        if not self.cfg.sizes:
+            return -1
+        from .ldt_grid import stage
+
+        i = stage(self.progress, self.cfg.sizes, self.cfg.curriculum_share)
+        return -1 if i < 0 else self.cfg.sizes[i]
 
     def summary(self) -> str:
         cfg = self.cfg
@@ -89,50 +124,75 @@ class LDT(loop.Family):
                 + (f" or {cfg.max_steps} steps" if cfg.max_steps else ""))
 
     def step(self, lr: float) -> dict:
-        cfg, domain = self.cfg, self.domain
+        cfg = self.cfg
         for g in self.opt.param_groups:
             g["lr"] = lr
-        batch = _cat(self.pool, self.samples.fresh(cfg.batch - self.n_pool))
+        self._enter_stage()
+        domain, samples = self.stages[self.stage]
+        batch = _cat(self.pool, samples.fresh(cfg.batch - self.n_pool))
         keep_t, consistent = targets(cfg.kind, domain, batch)
         self.model.train()
-        outputs = list(zip(*self.model(domain.inputs(batch["cand"], batch["static"]))))
-        loss, parts = loss_fn(cfg, cfg.kind, outputs, batch, keep_t, consistent)
+        if self.grid:
+            from ..models.gridnet import value_logits
+            from .ldt_grid import grid_loss
+
+            loss, parts, (keep, conflict), finished = grid_loss(cfg, self.model, domain, batch, keep_t, consistent,
+                                                                self.rng)
+            outputs = [(keep, value_logits(keep), conflict)]
+        else:
+            outputs = list(zip(*self.model(domain.inputs(batch["cand"], batch["static"]))))
+            loss, parts = loss_fn(cfg, cfg.kind, outputs, batch, keep_t, consistent)
+            finished = torch.ones_like(consistent)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
-        self._refill_pool(batch, outputs, consistent)
-        unsound, recall = elimination_quality(outputs[-1][0].detach(), batch, keep_t, consistent, self.threshold)
+        self._refill_pool(domain, samples, batch, outputs, consistent, finished)
+        unsound, recall = elimination_quality(outputs[-1][0].detach()[finished], _take(batch, finished),
+                                              keep_t[finished], consistent[finished], self.threshold) \
+            if finished.any() else (0.0, 0.0)
         return {"loss": loss.item(), **parts, "unsound": unsound, "recall": recall,
-                "conflict_rows": int((~consistent).sum())}
+                "conflict_rows": int((~consistent).sum()), **({"size": domain.height} if cfg.sizes else {})}
 
-    def _refill_pool(self, batch, outputs, consistent) -> None:
-        """The pool: live descendants of rows that still held a solution, topped up fresh."""
-        nxt, live = advance(self.domain, batch, outputs, self.threshold, self.cfg.closure, self.gen)
-        keepers = (live & consistent & (nxt["age"] < self.cfg.max_age)).nonzero().flatten()
-        order = torch.randperm(len(keepers), generator=self.gen, device=keepers.device)
-        self.pool = _take(nxt, keepers[order[:self.n_pool]])
+    def _refill_pool(self, domain, samples, batch, outputs, consistent, finished) -> None:
+        """The pool: live descendants of rows that still held a solution, topped up fresh.
+        Rows whose pass had not finished (the grid network's window ended early) stay as they were."""
+        done, waiting = finished.nonzero().flatten(), (~finished).nonzero().flatten()
+        nxt = _take(batch, waiting)
+        if len(done):
+            sub = [(k[done], v[done], c[done]) for k, v, c in outputs]
+            moved, live = advance(domain, _take(batch, done), sub, self.threshold, self.cfg.closure, self.gen)
+            keepers = (live & consistent[done] & (moved["age"] < self.cfg.max_age)).nonzero().flatten()
+            nxt = _cat(_take(moved, keepers), nxt)
+        order = torch.randperm(len(nxt["cand"]), generator=self.gen, device=done.device)
+        self.pool = _take(nxt, order[:self.n_pool])
         if len(self.pool["cand"]) < self.n_pool:
-            self.pool = _cat(self.pool, self.samples.fresh(self.n_pool - len(self.pool["cand"])))
+            self.pool = _cat(self.pool, samples.fresh(self.n_pool - len(self.pool["cand"])))
 
     @torch.no_grad()
     def validate(self) -> dict:
         cfg, domain, batch = self.cfg, self.domain, self.val_batch
         self.model.eval()
         keep_t, consistent = targets(cfg.kind, domain, batch)
-        outputs = list(zip(*self.model(domain.inputs(batch["cand"], batch["static"]))))
+        if self.grid:
+            bits = domain.inputs(batch["cand"], batch["static"], channels=self.model.cfg.in_channels)
+            outputs = list(zip(*self.model(bits, shape=(domain.height, domain.width))))
+        else:
+            outputs = list(zip(*self.model(domain.inputs(batch["cand"], batch["static"]))))
         _, parts = loss_fn(cfg, cfg.kind, outputs, batch, keep_t, consistent)
         unsound, recall = elimination_quality(outputs[-1][0], batch, keep_t, consistent, self.threshold)
         return {"val_keep_loss": round(parts["keep"], 5), "val_unsound": round(unsound, 6),
                 "val_recall": round(recall, 4)}
 
     def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "pool": self.pool}
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "pool": self.pool,
+                "stage": self.stage}
 
     def load_state(self, state: dict, stream: bool = True) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.pool = {k: v.to(self.device) for k, v in state["pool"].items()}
+        self.stage = state.get("stage", -1)
 
     def weights(self) -> tuple[dict, dict]:
         return self.model.state_dict(), self.model.cfg.to_dict()

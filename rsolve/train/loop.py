@@ -38,6 +38,7 @@ class Family:
         self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
         self.rngs: dict = {}
         self.model = None
+        self.progress = 0.0  # share of the budget spent, set by the loop before each step
 
     def load_data(self, train_examples: list, val_examples: list) -> None: ...
     def build(self, init) -> None: ...  # the model (fresh, or from the --init Checkpoint), optimizer, ...
@@ -140,6 +141,7 @@ class Run:
                     return
                 first = first or (time.monotonic(), self.step)  # where this session's rates start
                 lr = lr_at(progress, cfg.lr, cfg.warmup, cfg.lr_floor)
+                self.family.progress = progress  # for families with a curriculum
                 stats = {"lr": lr, **self.family.step(lr)}
                 self.step += 1
                 if self.rank != 0:

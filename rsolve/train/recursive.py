@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from ..puzzles.dataset import to_token_arrays
-from ..puzzles.grid import MAZE_VOCAB, grid_symmetries, sudoku_vocab
+from ..puzzles.grid import (GOAL_TOKEN, MAZE_VOCAB, PATH_TOKEN, START_TOKEN, WALL_TOKEN, descent_path, grid_symmetries,
+                           sudoku_vocab)
 from ..puzzles.symmetry import sudoku_symmetry
 
 # ------------------------------------------------------------------ data
@@ -52,6 +53,7 @@ class TokenSet:
         self.puzzles = [e.puzzle for e in examples] if kind == "maze" else []  # for the path verifier
         if kind == "maze":  # gathers (view cell -> original cell): the inverse of each symmetry
             self.views = [np.argsort(cells) for cells in grid_symmetries(self.height, self.width)]
+            self.labels = np.stack([self._descent_label(x) for x in self.inputs])
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -69,10 +71,21 @@ class TokenSet:
                 x[row], y[row] = self._view(x[row], y[row], rng)
         return torch.from_numpy(x), torch.from_numpy(y)
 
+    def _descent_label(self, x: np.ndarray) -> np.ndarray:
+        """A maze's label path redrawn as the descent path of its own view
+        (rsolve.puzzles.grid.descent_path): the data's label is one of millions of
+        optimal paths, and under rotations its tie-breaks would contradict each other."""
+        allowed = (x != WALL_TOKEN).tolist()
+        start, goal = int(np.flatnonzero(x == START_TOKEN)[0]), int(np.flatnonzero(x == GOAL_TOKEN)[0])
+        path = descent_path(allowed, start, goal, self.height, self.width)
+        y = x.copy()
+        y[path[1:-1]] = PATH_TOKEN
+        return y
+
     def _view(self, x, y, rng):
         if self.kind == "maze":
-            gather = self.views[rng.randrange(len(self.views))]
-            return x[gather], y[gather]
+            view = x[self.views[rng.randrange(len(self.views))]]
+            return view, self._descent_label(view)
         sym = sudoku_symmetry(self.width, rng)
         lut = np.arange(self.vocab)
         lut[2:] = np.asarray(sym.values) + 1  # token v+1 -> values[v-1]+1; pad and blank stay
