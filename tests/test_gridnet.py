@@ -96,8 +96,8 @@ def test_grid_network_runs_on_any_shape_and_is_equivariant_to_rotation():
 def test_settling_stops_when_the_state_stands_still(monkeypatch):
     model = gridnet.build(dim=8, hidden=8).eval()
     calls = []
-    step = model.step
-    monkeypatch.setattr(model, "step", lambda h, x: calls.append(1) or step(h, x))
+    step = model._step
+    monkeypatch.setattr(model, "_step", lambda h, reads: calls.append(1) or step(h, reads))
     with torch.no_grad():
         model.mix.bias[8:] = -1e4  # the update gate shut: nothing ever moves
         model(torch.rand(3, 100, 7), shape=(10, 10))
@@ -153,3 +153,19 @@ def test_curriculum_stages_and_options():
             LDTTrainConfig(kind="maze", curriculum=bad)
     with pytest.raises(ValueError, match="only maze"):
         LDTTrainConfig(kind="sudoku", curriculum="10")
+
+
+def test_split_mix_equals_the_concatenated_layer():
+    """The pass computes the input's share of the mix layer once; the update is the
+    layer applied to (state, neighbour max, input) all the same."""
+    import torch.nn.functional as F
+
+    from rsolve.models.layers import neighbour_max
+
+    torch.manual_seed(1)
+    model = gridnet.build(dim=8, hidden=12)
+    h, x = torch.rand(2, 5, 6, 8) * 2 - 1, model.embed(torch.rand(2, 30, 7), (5, 6))
+    a = model.mix(torch.cat([h, neighbour_max(model.message(h)), x], -1))
+    hidden, gate = a.split([12, 8], -1)
+    expect = h + torch.sigmoid(gate) * (torch.tanh(model.out(F.gelu(hidden))) - h)
+    assert torch.allclose(model.step(h, x), expect, atol=1e-6)

@@ -27,6 +27,7 @@ import torch
 from ..devices import native_bf16
 from ..lattice import domain_for
 from ..lattice.rounds import SymmetryPool
+from ..models.gridnet import GRID_MAX_CELLS
 from . import Attempt, EngineError
 from .ldt_search import Search
 from .neural import device_for, load_model
@@ -69,7 +70,11 @@ class LDTEngine:
         if key not in self._domains:
             shape = dict(side=key[0]) if self.kind == "sudoku" else dict(height=key[0], width=key[1])
             domain = domain_for(self.kind, self.device, **shape)
-            fits = getattr(self.model, "any_size", False) or (self.model.cfg.height, self.model.cfg.width) == key
+            if getattr(self.model, "any_size", False):  # the grid network, up to its size limit
+                # (larger mazes take the relaxed search: sound rules and branching)
+                fits = key[0] * key[1] <= GRID_MAX_CELLS
+            else:
+                fits = (self.model.cfg.height, self.model.cfg.width) == key
             pool = SymmetryPool(domain, 256, seed=len(self._domains)) if fits else None
             self._domains[key] = (domain, pool)
         return self._domains[key]

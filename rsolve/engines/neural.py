@@ -21,6 +21,11 @@ def device_for(device: str | None):
 
 def network_shapes(arch: dict, kind: str) -> frozenset:
     """The grid shapes (height, width) a network of this architecture reads."""
+    if arch.get("network") == "grid" or arch.get("mixer") == "grid":  # no weight tied to the size
+        from ..models.gridnet import GRID_MAX_CELLS
+
+        side = GRID_MAX_CELLS // 2
+        return frozenset((h, w) for h in range(2, side + 1) for w in range(2, GRID_MAX_CELLS // h + 1))
     if "seq_len" in arch:  # TRM/HRM: a square grid; mazes up to that side (smaller ones are padded)
         side = math.isqrt(int(arch["seq_len"]))
         if kind == "maze":

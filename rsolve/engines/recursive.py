@@ -27,6 +27,7 @@ import torch
 
 from .. import verify
 from ..devices import can_compile, native_bf16
+from ..models.gridnet import GRID_MAX_CELLS
 from ..puzzles.grid import OPEN_TOKEN, PATH_TOKEN, WALL_TOKEN, sudoku_tokens, sudoku_vocab
 from . import Attempt, EngineError
 from .neural import device_for, load_model
@@ -111,8 +112,8 @@ class RecursiveEngine:
         supervision steps scaled by the side (its reach per step is fixed)."""
         cfg = self.model.cfg
         need = max((max(p.height, p.width) for p in puzzles if self.kind == "maze"), default=0)
-        if getattr(cfg, "mixer", "") != "grid" or need <= self.side:
-            return
+        if getattr(cfg, "mixer", "") != "grid" or need <= self.side or need * need > GRID_MAX_CELLS:
+            return  # (a maze over the limit is refused per puzzle: too large for this network)
         from dataclasses import replace
 
         grown = type(self.model)(replace(cfg, seq_len=need * need)).to(self.device).eval()

@@ -25,6 +25,9 @@ from .layers import MAX_CELLS, MAX_DIM, check_fields, config_from, neighbour_max
 
 AUX = 5  # reached, distance-to-G mod 3 (three logits), trace
 MAX_ITERATIONS = 4 * MAX_CELLS
+# Engines run grid networks on mazes up to this many cells (128x128): a pass costs
+# iterations x cells with iterations about twice the path length.
+GRID_MAX_CELLS = 128 * 128
 SETTLE_EVERY, SETTLE_TOL = 8, 0.05  # how often a pass checks whether it has settled; a moving wave changes cells by ~1
 
 
@@ -86,10 +89,21 @@ class GridNet(nn.Module):
         nn.init.constant_(self.mix.bias[f:], -2.0)  # updates start small: the state changes where it must
 
     def step(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """One iteration on (B, H, W, dim) tensors."""
+        """One iteration on (B, H, W, dim) tensors; x is the embedded input (see `_reads`)."""
+        return self._step(h, self._reads(x))
+
+    def _reads(self, x: torch.Tensor):
+        """The mix layer split by what it reads, (state, neighbours, input): the input's
+        share is the same every iteration, so a pass computes it once (and no concat)."""
+        d = self.cfg.dim
+        w = self.mix.weight
+        return w[:, :d].contiguous(), w[:, d:2 * d].contiguous(), F.linear(x, w[:, 2 * d:], self.mix.bias)
+
+    def _step(self, h: torch.Tensor, reads) -> torch.Tensor:
+        w_state, w_near, from_input = reads
         near = neighbour_max(self.message(h))
-        a = self.mix(torch.cat([h, near, x], -1))
-        hidden, gate = a.split([self.cfg.hidden, self.cfg.dim], -1)
+        a = torch.addmm(from_input.flatten(0, -2), h.flatten(0, -2), w_state.t()) + F.linear(near, w_near).flatten(0, -2)
+        hidden, gate = a.view(*h.shape[:-1], -1).split([self.cfg.hidden, self.cfg.dim], -1)
         z = torch.sigmoid(gate)
         return h + z * (torch.tanh(self.out(F.gelu(hidden))) - h)
 
@@ -111,8 +125,9 @@ class GridNet(nn.Module):
         h = torch.zeros_like(x)
         fixed = loops or self.cfg.iterations
         if fixed:
+            reads = self._reads(x)
             for _ in range(fixed):
-                h = self.step(h, x)
+                h = self._step(h, reads)
         else:
             h = self.settle(h, x, iterations_for(*shape))
         keep, conflict = self.heads(h)
@@ -123,14 +138,16 @@ class GridNet(nn.Module):
         `cap` iterations: a maze costs what its paths need, not what its size allows.
         Rows that have settled leave the batch."""
         out, rows, done = h.clone(), torch.arange(h.shape[0], device=h.device), 0
+        reads = self._reads(x)
         while len(rows) and done < cap:
             before = h
             for _ in range(SETTLE_EVERY):
-                h = self.step(h, x)
+                h = self._step(h, reads)
             done += SETTLE_EVERY
             moving = (h - before).abs().flatten(1).amax(-1) > SETTLE_TOL
             out[rows] = h
-            rows, h, x = rows[moving], h[moving], x[moving]
+            rows, h = rows[moving], h[moving]
+            reads = (*reads[:2], reads[2][moving])
         return out
 
     def rollout(self, bits: torch.Tensor, shape: tuple[int, int], silent: int, tracked: int):
@@ -139,11 +156,13 @@ class GridNet(nn.Module):
         x = self.embed(bits, shape)
         h = torch.zeros_like(x)
         with torch.no_grad():
+            reads = self._reads(x)
             for _ in range(silent):
-                h = self.step(h, x.detach())
+                h = self._step(h, reads)
+        reads = self._reads(x)
         out = []
         for _ in range(tracked):
-            h = self.step(h, x)
+            h = self._step(h, reads)
             keep, conflict = self.heads(h)
             out.append((self.aux_head(h).view(h.shape[0], -1, AUX), keep, conflict))
         return out
