@@ -35,6 +35,7 @@ from .neural import device_for, load_model
 # Mazes walk several steps of the path from S on one pass (a branch per step,
 # each undoable); Sudoku re-reads the network after every branch.
 WALK = {"sudoku": 1, "maze": 16}
+GRID_WALK, GRID_ROUNDS = 1024, 4  # a grid-network pass walks the whole path; a maze it misses costs 4 passes
 ROUNDS = {"sudoku": 1000, "maze": 32}
 CHAINS = {"sudoku": 2, "maze": 1}  # chosen on validation sets (README, "LDT results")
 RULES = {"sudoku": "singles", "maze": "dead-ends"}
@@ -54,7 +55,10 @@ class LDTEngine:
                               f"use none or {RULES[kind]}")
         self.kind, self.device = kind, device_for(device)
         self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)
-        defaults = dict(chains=CHAINS[kind], rounds=ROUNDS[kind], walk=WALK[kind],
+        # the grid network's path marks and trace order hold for the whole walk from S
+        grid = getattr(self.model, "any_size", False)
+        walk, rounds = (GRID_WALK, GRID_ROUNDS) if grid else (WALK[kind], ROUNDS[kind])
+        defaults = dict(chains=CHAINS[kind], rounds=rounds, walk=walk,
                         threshold=float(ckpt.config.get("threshold", DEFAULT_THRESHOLD)))
         self.opt = {k: (defaults[k] if v is None and k in defaults else v) for k, v in opt.items()}
         if self.opt["precision"] == "bf16" and not native_bf16(self.device):

@@ -49,7 +49,11 @@ class SotakuEngine:
         state = top
         steps, t0 = self.opt["steps"], time.perf_counter()
         for _ in range(steps):
-            _, value, _ = self.model(d.inputs(state, static), loops=self.opt["loops"])
+            if getattr(self.model, "any_size", False):  # the maze grid network: it also reads the forced chain
+                _, value, _ = self.model(d.inputs(state, static, channels=self.model.cfg.in_channels),
+                                         loops=self.opt["loops"], shape=(d.height, d.width))
+            else:
+                _, value, _ = self.model(d.inputs(state, static), loops=self.opt["loops"])
             guess = F.one_hot(value[-1].argmax(-1), d.values).bool()
             state = torch.where(fixed[..., None], top, guess)  # givens stay, every other cell is re-guessed
         share = (time.perf_counter() - t0) / len(idx)  # every puzzle does the same work

@@ -28,6 +28,7 @@ MAX_ITERATIONS = 4 * MAX_CELLS
 # Engines run grid networks on mazes up to this many cells (128x128): a pass costs
 # iterations x cells with iterations about twice the path length.
 GRID_MAX_CELLS = 128 * 128
+VALUE_FLOOR = 8.0  # the value of a path cell before its arrival order is added
 SETTLE_EVERY, SETTLE_TOL = 8, 0.05  # how often a pass checks whether it has settled; a moving wave changes cells by ~1
 
 
@@ -57,11 +58,17 @@ CHOICES = dict(kind=("maze",), network=("grid",))
 PRESETS = {"cpu": dict(dim=16, hidden=32)}  # 16 learned the rule as exactly as 32 at twice the steps per second
 
 
-def value_logits(keep: torch.Tensor) -> torch.Tensor:
-    """Branching values from the keep logits: (free, path) = (-p, p) for the path logit p.
-    The free bit is kept on most cells (only cells every shortest path crosses lose
-    it), so sampling between the two keep logits would pick "free" for half the path."""
+def value_logits(keep: torch.Tensor, arrival: torch.Tensor | None = None) -> torch.Tensor:
+    """Branching values (free, path) = (-s, s). s is the path logit where the network
+    says "off the path"; on its path cells s grows with the iteration at which the
+    trace reached the cell (`arrival`, 0 if never), so a walk from the chain end steps
+    to the neighbour farther along the trace: a cell beside the chain's end can lie
+    on another shortest path one step *behind* it, and the keep logits alone cannot
+    tell the two apart. (The free bit is kept on most cells, so the keep logits
+    themselves would pick "free" for half the path.)"""
     on = keep[..., 1]
+    if arrival is not None:
+        on = torch.where(on > 0, VALUE_FLOOR + arrival.view_as(on).to(on.dtype) / 64, on)
     return torch.stack([-on, on], -1)
 
 
@@ -122,33 +129,34 @@ class GridNet(nn.Module):
         engine's interface."""
         shape = shape or (self.cfg.height, self.cfg.width)
         x = self.embed(bits, shape)
-        h = torch.zeros_like(x)
         fixed = loops or self.cfg.iterations
-        if fixed:
-            reads = self._reads(x)
-            for _ in range(fixed):
-                h = self._step(h, reads)
-        else:
-            h = self.settle(h, x, iterations_for(*shape))
+        h, arrival = self.run(x, fixed or iterations_for(*shape), settle=not fixed)
         keep, conflict = self.heads(h)
-        return [keep], [value_logits(keep)], [conflict]
+        return [keep], [value_logits(keep, arrival)], [conflict]
 
-    def settle(self, h: torch.Tensor, x: torch.Tensor, cap: int) -> torch.Tensor:
-        """Iterate until the state stops moving (the wave has died out everywhere) or
-        `cap` iterations: a maze costs what its paths need, not what its size allows.
-        Rows that have settled leave the batch."""
-        out, rows, done = h.clone(), torch.arange(h.shape[0], device=h.device), 0
-        reads = self._reads(x)
-        while len(rows) and done < cap:
+    def run(self, x: torch.Tensor, iterations: int, settle: bool = True):
+        """(final state, arrival): up to `iterations` iterations, and with `settle` a row
+        stops once its state stops moving (the wave has died out: a maze costs what its
+        paths need, not what its size allows) and leaves the batch. `arrival` (B, H, W)
+        is the iteration at which the trace first reached each cell (0: never)."""
+        h = torch.zeros_like(x)
+        out, arrival = h.clone(), torch.zeros(x.shape[:-1], device=x.device)
+        reads, rows, t = self._reads(x), torch.arange(x.shape[0], device=x.device), 0
+        trace_w, trace_b = self.aux_head.weight[AUX - 1], self.aux_head.bias[AUX - 1]
+        mine = arrival
+        while len(rows) and t < iterations:
             before = h
-            for _ in range(SETTLE_EVERY):
+            for _ in range(min(SETTLE_EVERY, iterations - t)):
                 h = self._step(h, reads)
-            done += SETTLE_EVERY
-            moving = (h - before).abs().flatten(1).amax(-1) > SETTLE_TOL
-            out[rows] = h
-            rows, h = rows[moving], h[moving]
-            reads = (*reads[:2], reads[2][moving])
-        return out
+                t += 1
+                reached = (h @ trace_w + trace_b > 0) & (mine == 0)
+                mine = torch.where(reached, float(t), mine)
+            out[rows], arrival[rows] = h, mine
+            if settle:
+                moving = (h - before).abs().flatten(1).amax(-1) > SETTLE_TOL
+                rows, h, mine = rows[moving], h[moving], mine[moving]
+                reads = (*reads[:2], reads[2][moving])
+        return out, arrival
 
     def rollout(self, bits: torch.Tensor, shape: tuple[int, int], silent: int, tracked: int):
         """Training: `silent` iterations without gradient, then `tracked` with it.
