@@ -32,24 +32,40 @@ def _pump(items: Iterable, q: queue.Queue) -> None:
         q.put(_END)
 
 
+class Feed:
+    """Items of an iterable read on a helper thread into a bounded queue, so the
+    consumer can wait for the next one with a timeout (or not at all)."""
+
+    END = _END
+
+    def __init__(self, items: Iterable, size: int):
+        self.q: queue.Queue = queue.Queue(maxsize=size)
+        threading.Thread(target=_pump, args=(items, self.q), daemon=True, name="rsolve-reader").start()
+
+    def get(self, timeout: float):
+        """The next item, Feed.END at the end, or raises queue.Empty after `timeout` seconds
+        (0: do not wait). The reader's error is raised here."""
+        item = self.q.get(timeout=timeout) if timeout > 0 else self.q.get_nowait()
+        if isinstance(item, _Failure):
+            raise item.exc
+        return item
+
+
 def batches(items: Iterable[T], size: int, stall: float = STALL_SECONDS) -> Iterator[list[T]]:
     """Lists of up to `size` items in order; a partial list when the input stalls."""
-    q: queue.Queue = queue.Queue(maxsize=size)  # one batch read ahead
-    threading.Thread(target=_pump, args=(items, q), daemon=True, name="rsolve-reader").start()
+    feed = Feed(items, size)  # one batch read ahead
     batch: list[T] = []
     while True:
         try:
             # short waits keep the main thread responsive to Ctrl-C
-            item = q.get(timeout=stall if batch else 0.5)
+            item = feed.get(stall if batch else 0.5)
         except queue.Empty:
             if batch:
                 yield batch
                 batch = []
             continue
-        if item is _END:
+        if item is Feed.END:
             break
-        if isinstance(item, _Failure):
-            raise item.exc
         batch.append(item)
         if len(batch) >= size:
             yield batch

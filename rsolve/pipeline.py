@@ -6,11 +6,15 @@ proposed solution through the symbolic verifier. Only an accepted answer becomes
 `stats`. `stream` does the same over an unbounded iterator, optionally in worker
 processes for engines that allow it, yielding results in input order with a
 bounded number of batches in flight; a batch that cannot fill because the input
-paused goes out as it is (rsolve.batching).
+paused goes out as it is (rsolve.batching). Engines with sessions (`ldt`) get
+continuous batching instead: a record joins the running batch as soon as a slot
+is free, and results are put back in input order before they are yielded.
 """
 
 from __future__ import annotations
 
+import itertools
+import queue
 import signal
 import time
 from collections import deque
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from . import engines, verify
-from .batching import batches
+from .batching import STALL_SECONDS, Feed, batches
 from .puzzles import Record
 
 STATUSES = ("solved", "abstained", "unsolvable", "invalid")
@@ -180,11 +184,18 @@ def parallel_ok(config: SolveConfig) -> bool:
     return all(engines.REGISTRY[n].parallel for n in engines.candidates(config.model))
 
 
+def continuous_ok(config: SolveConfig) -> bool:
+    return any(engines.REGISTRY[n].continuous for n in engines.candidates(config.model))
+
+
 def stream(records: Iterable[Record], config: SolveConfig, jobs: int = 1) -> Iterator[Result]:
     """Results in input order. With jobs > 1 (and engines that allow it), batches go to
     worker processes; a pool is only started once there is a second batch. Raises
     EngineError up front for an option no engine of the configuration declares."""
     engines.route_options([config.model], config.options)
+    if not (jobs > 1 and parallel_ok(config)) and continuous_ok(config):
+        yield from Continuous(config).run(records)
+        return
     chunks = batches(records, batch_size_for(config))
     pipeline = Pipeline(config)
     first = next(chunks, None)
@@ -214,3 +225,80 @@ def _in_workers(head: list, chunks: Iterator[list[Record]], config: SolveConfig,
                 yield from pending.popleft().get()
         while pending:
             yield from pending.popleft().get()
+
+
+class Continuous:
+    """One process, continuous batching: records go to engine sessions while they have
+    free slots (other engines' records gather into batches as usual), every session
+    plays a round, finished records are judged, and results leave in input order.
+    Memory stays bounded: at most `size` records in sessions, and reading pauses while
+    more than HOLD x size results wait behind a slow one."""
+
+    HOLD = 8
+
+    def __init__(self, config: SolveConfig):
+        self.pipeline, self.size = Pipeline(config), batch_size_for(config)
+        self.sessions: dict = {}  # (kind, name) -> engine session
+        self.inside: dict = {}  # seq -> (record, engine name) of records in sessions
+        self.waiting: dict = {}  # (kind, name) -> [(seq, record)] for engines without sessions
+        self.done: dict = {}  # seq -> Result, until its turn
+
+    def run(self, records: Iterable[Record]) -> Iterator[Result]:
+        feed, order, turn, ended = Feed(records, self.size), itertools.count(), 0, False
+        while not ended or self.inside or self.waiting:
+            while not ended and len(self.inside) < self.size and len(self.done) < self.HOLD * self.size:
+                busy = bool(self.inside)
+                try:  # wait only when nothing else can move; short waits keep Ctrl-C responsive
+                    rec = feed.get(0 if busy else (STALL_SECONDS if self.waiting else 0.5))
+                except queue.Empty:
+                    if not busy and self.waiting:
+                        self._flush()  # the input paused: run what has gathered
+                    if not busy:
+                        continue
+                    break
+                if rec is Feed.END:
+                    ended = True
+                    break
+                self._take(next(order), rec)
+            if ended or len(self.done) >= self.HOLD * self.size:
+                self._flush()
+            self._step()
+            while turn in self.done:
+                yield self.done.pop(turn)
+                turn += 1
+
+    def _take(self, seq: int, rec: Record) -> None:
+        if rec.puzzle is None:
+            self.done[seq] = Result(rec.index, rec.source, rec.kind, "invalid", error=rec.error, extra=rec.extra)
+            return
+        kind = rec.puzzle.kind
+        try:
+            name = engines.resolve_name(self.pipeline.config.model, kind, rec.puzzle)
+            if not engines.REGISTRY[name].continuous:
+                group = self.waiting.setdefault((kind, name), [])
+                group.append((seq, rec))
+                if len(group) >= self.size:
+                    self._flush((kind, name))
+                return
+            session = self.sessions.get((kind, name))
+            if session is None:
+                session = self.sessions[(kind, name)] = self.pipeline.engine(kind, name).session(self.size)
+        except engines.EngineError as exc:
+            self.done[seq] = _invalid(rec, kind, str(exc))
+            return
+        self.inside[seq] = (rec, name)
+        session.add([(seq, rec.puzzle.puzzle() if kind == "maze" else rec.puzzle)])
+
+    def _flush(self, key=None) -> None:
+        for group_key in [key] if key else list(self.waiting):
+            group = self.waiting.pop(group_key, [])
+            if group:
+                results = self.pipeline._run_group(*group_key, [rec for _, rec in group])
+                self.done.update((seq, res) for (seq, _), res in zip(group, results))
+
+    def _step(self) -> None:
+        for session in self.sessions.values():
+            if session.busy():
+                for seq, attempt in session.step():
+                    rec, name = self.inside.pop(seq)
+                    self.done[seq] = self.pipeline._judge(rec, attempt, name, float(attempt.stats.get("seconds", 0.0)))

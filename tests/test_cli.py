@@ -52,7 +52,7 @@ def test_jsonl_fields_and_verify_round_trip():
                 "error", "stats", "puzzle"):
         assert key in rows[0]
     assert rows[0]["solution"] == SOLUTION and rows[0]["unique"] is True and rows[0]["engine"] in ("ldt", "sat")
-    assert rows[1]["kind"] == "maze" and rows[1]["engine"] == "bfs" and "o" in rows[1]["solution"]  # no 9x9 maze net
+    assert rows[1]["kind"] == "maze" and rows[1]["engine"] in ("ldt", "bfs") and "o" in rows[1]["solution"]
     code, vout, _ = run("verify", "-", stdin=out)
     assert code == 0 and vout.count("ok\t") == 2
     rows[0]["solution"] = SOLUTION[::-1]
@@ -96,12 +96,17 @@ def test_usage_errors_are_one_line_exit_2(tmp_path):
 
 
 def test_an_option_goes_only_to_the_engine_that_declares_it():
-    """`--chains` is an LDT option: with auto, the mazes of a mixed stream still go to bfs."""
-    code, out, err = run("solve", "--chains", "1", "--rounds", "50", "-f", "jsonl", stdin=f"{PUZZLE}\n\n{MAZE}\n")
+    """`--chains` is an LDT option: with auto, a maze over the grid network's size limit
+    in a mixed stream still goes to bfs, and the option does not stop it."""
+    side = 130  # over 128x128 cells
+    rows = ["S" + "." * (side - 1)] + ["." * side] * (side - 2) + ["." * (side - 1) + "G"]
+    big = "\n".join(rows)
+    code, out, err = run("solve", "--chains", "1", "--rounds", "50", "-f", "jsonl",
+                         stdin=f"{PUZZLE}\n\n{MAZE}\n\n{big}\n")
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0, err
-    assert [(r["engine"], r["status"]) for r in rows] == [("ldt", "solved"), ("bfs", "solved")]
-    assert rows[0]["stats"]["chains"] == 1
+    assert [(r["engine"], r["status"]) for r in rows] == [("ldt", "solved"), ("ldt", "solved"), ("bfs", "solved")]
+    assert rows[0]["stats"]["chains"] == 1 and rows[1]["stats"]["chains"] == 1
 
 
 def test_model_names_are_case_insensitive():

@@ -85,9 +85,8 @@ def test_grid_network_runs_on_any_shape_and_is_equivariant_to_rotation():
     for h, w in ((5, 7), (12, 12)):
         keep, value, conflict = model(torch.rand(2, h * w, 7), loops=5, shape=(h, w))
         assert keep[0].shape == (2, h * w, 2) and conflict[0].shape == (2,)
-        on = keep[0][..., 1] > 0
-        assert torch.equal(value[0][..., 0], -value[0][..., 1]) and (value[0][..., 1][on] >= gridnet.VALUE_FLOOR).all()
-        assert torch.equal(value[0][..., 1][~on], keep[0][..., 1][~on])
+        assert value[0].shape == (2, h * w, 2 + 3)  # the two values, then the phase logits
+        assert torch.equal(value[0][..., 1], keep[0][..., 1]) and torch.equal(value[0][..., 0], -keep[0][..., 1])
     bits = torch.rand(1, 6, 6, 7)
     turned = bits.rot90(1, (1, 2))
     a = model(bits.reshape(1, 36, 7), loops=9, shape=(6, 6))[0][0].view(1, 6, 6, 2)
@@ -171,3 +170,27 @@ def test_split_mix_equals_the_concatenated_layer():
     hidden, gate = a.split([12, 8], -1)
     expect = h + torch.sigmoid(gate) * (torch.tanh(model.out(F.gelu(hidden))) - h)
     assert torch.allclose(model.step(h, x), expect, atol=1e-6)
+
+
+def test_walk_steps_to_the_neighbour_one_phase_nearer_goal():
+    """Beside the chain's end, a cell on another shortest path one step behind can carry
+    the higher path logit; the distance-to-G phase (mod 3) after the two values decides."""
+    puzzle = Maze.from_rows(["S..", "...", "..G"])
+    domain = MazeDomain(3, 3)
+    cand, _, static = domain.encode([puzzle])
+    value = torch.zeros(1, 9, 2 + 3)
+    value[0, :, 1], value[0, :, 0] = 1.0, -1.0
+    value[0, 3, 1], value[0, 3, 0] = 5.0, -5.0  # cell below S: the higher path logit
+    phases = {0: 1, 1: 0, 3: 2}  # S in phase 1; right of S one step nearer G (0), below one farther (2)
+    for cell, ph in phases.items():
+        value[0, cell, 2 + ph] = 3.0
+    assert domain.branch_cells(cand, static, value[..., :2]).argmin().item() == 3  # path logits alone
+    assert domain.branch_cells(cand, static, value).argmin().item() == 1
+
+
+def test_grid_networks_read_shapes_by_cell_count():
+    from rsolve.engines.neural import network_shapes
+
+    shapes = network_shapes(ldt.build("maze", "cpu").cfg.to_dict(), "maze")
+    assert (30, 30) in shapes and (128, 128) in shapes and (200, 100) not in shapes and (2, 8000) in shapes
+    assert (1, 50) not in shapes and (129, 128) not in shapes

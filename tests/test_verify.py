@@ -149,10 +149,11 @@ def test_maze_unique_shortest_path_count():
 
 
 def test_bfs_engine_and_unreachable_goal():
-    (r,) = api.solve(MAZE)
+    (r,) = api.solve(MAZE, model="bfs")
     assert r.status == "solved" and r.engine == "bfs" and r.verified
-    (r,) = api.solve("#####\n#S#G#\n#####")
-    assert r.status == "unsolvable"
+    for model in ("bfs", "auto"):  # auto: ldt, which proves it with its sound closure
+        (r,) = api.solve("#####\n#S#G#\n#####", model=model)
+        assert r.status == "unsolvable", model
 
 
 def test_wrong_answer_never_reported_solved():

@@ -54,6 +54,7 @@ class EngineSpec:
     neural: bool = False  # needs torch and a checkpoint
     parallel: bool = False  # may run in worker processes (pure Python, no torch threads)
     default_batch: int = 64
+    continuous: bool = False  # has session(slots): puzzles join and leave a running batch
     weights: str | None = None  # whose checkpoints it loads, when not its own
 
     @property
@@ -138,7 +139,8 @@ register(EngineSpec("sat", ("sudoku",), "exact: python-sat (CaDiCaL) with the gi
 register(EngineSpec("bfs", ("maze",), "exact: breadth-first search for a shortest path",
                     "rsolve.engines.exact:BfsEngine", parallel=True))
 register(EngineSpec("ldt", ("sudoku", "maze"), "neural lattice projection + sound rules + search; "
-                    "abstains rather than answer wrong", "rsolve.engines.ldt:LDTEngine", LDT_OPTIONS, neural=True))
+                    "abstains rather than answer wrong", "rsolve.engines.ldt:LDTEngine", LDT_OPTIONS, neural=True,
+                    continuous=True))
 register(EngineSpec("sotaku", ("sudoku", "maze"), "baseline: the LDT network re-reading its own guesses "
                     "(no lattice, no search)", "rsolve.engines.sotaku:SotakuEngine", SOTAKU_OPTIONS, neural=True,
                     default_batch=256, weights="ldt"))
@@ -157,9 +159,10 @@ register(EngineSpec("gram", ("sudoku", "maze"), "GRAM: N trajectories sampled fr
 
 # Used for `--model auto` (the default): per kind, the first engine in this order
 # that has what it needs (a checkpoint whose network reads the puzzle's shape).
-# Mazes default to bfs: the shipped CPU-trained LDT maze checkpoint solves too
-# few Maze-Hard mazes to be a default (README, "LDT results"); `-m ldt` runs it.
-AUTO_ORDER = {"sudoku": ("ldt", "sat"), "maze": ("bfs", "ldt")}
+# Mazes: the shipped grid network solved every Maze-Hard validation maze and every
+# fresh 15x15, 30x30 and 60x60 one it was measured on (README, "Maze grid network
+# results"), at about 1/100 of bfs's speed; mazes over its size limit go to bfs.
+AUTO_ORDER = {"sudoku": ("ldt", "sat"), "maze": ("ldt", "bfs")}
 
 
 def spec(name: str) -> EngineSpec:
@@ -261,7 +264,7 @@ class Preflight:
 
     path: str
     kind: str
-    shapes: frozenset
+    shapes: object  # supports `shape in shapes`: a frozenset, or neural.UpToCells
 
 
 def _preflight(s: EngineSpec, kind: str | None, checkpoint: str) -> Preflight:

@@ -90,7 +90,43 @@ class LDTEngine:
         out: list[Attempt | None] = [None] * len(puzzles)
         for (domain, pool), idx in groups.items():
             with torch.inference_mode():
-                search = Search(self, domain, pool, [puzzles[i] for i in idx])
-                for i, attempt in zip(idx, search.run()):
+                for i, attempt in zip(idx, Search(self, domain, pool, len(idx)).run([puzzles[i] for i in idx])):
                     out[i] = attempt
         return out  # type: ignore[return-value]
+
+    def session(self, slots: int) -> "Session":
+        return Session(self, slots)
+
+
+class Session:
+    """Continuous batching for a stream (rsolve.pipeline): puzzles join while others
+    run, up to `slots` at once, and leave as soon as they finish, so throughput is
+    set by the mean puzzle, not the slowest of a batch. One Search per grid shape."""
+
+    def __init__(self, engine: LDTEngine, slots: int):
+        self.engine, self.slots = engine, slots
+        self.searches: dict = {}
+
+    def busy(self) -> int:
+        return sum(s.busy() for s in self.searches.values())
+
+    def add(self, items: list[tuple]) -> None:
+        """(key, puzzle) pairs; the caller keeps busy() within slots."""
+        groups: dict = {}
+        for key, puzzle in items:
+            groups.setdefault(self.engine._domain(puzzle), []).append((key, puzzle))
+        for (domain, pool), group in groups.items():
+            search = self.searches.get(domain)
+            if search is None:
+                search = self.searches[domain] = Search(self.engine, domain, pool, self.slots)
+            with torch.inference_mode():
+                search.admit(group)
+
+    def step(self) -> list[tuple]:
+        """One round of every search with live puzzles; (key, attempt) of those finished."""
+        out = []
+        with torch.inference_mode():
+            for search in self.searches.values():
+                search.step()
+                out += search.harvest()
+        return out

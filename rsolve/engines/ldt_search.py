@@ -1,8 +1,11 @@
-"""The LDT search over one batch of puzzles of one shape (see rsolve.engines.ldt).
+"""The LDT search over puzzles of one shape (see rsolve.engines.ldt).
 
-`Search` holds the batch's chains (k per puzzle) as one tensor of lattice states
-plus, per chain, a stack of branch points and a strictness level; `run` plays
-rounds until every puzzle is answered, proven unsolvable, or out of budget.
+`Search` holds a fixed number of puzzle slots, k chains each, as one tensor of
+lattice states plus, per chain, a stack of branch points and a strictness
+level. `admit` puts puzzles into free slots, `step` plays one round on every
+live chain, and `harvest` hands back the finished puzzles and frees their
+slots, so a stream keeps the batch full: a puzzle that finishes early makes
+room for the next one instead of idling until the batch's slowest is done.
 Each round's wall time is shared equally by the puzzles still running in it,
 so a puzzle's `seconds` is its own cost, not the batch's mean.
 """
@@ -18,64 +21,128 @@ from ..lattice.rounds import assign, choose_branch, project, run_network
 from . import Attempt
 
 
-class Search:
-    def __init__(self, engine, domain, pool, puzzles):
-        t0 = time.perf_counter()
-        self.opt, self.model, self.gen = engine.opt, engine.model, engine.gen
-        self.domain, self.pool, self.puzzles = domain, pool, puzzles
-        self.k, n = self.opt["chains"], len(puzzles)
-        self.close = domain.close if self.opt["propagate"] != "none" else (lambda c, s: c)
-        self.stats = [{"rounds": 0, "passes": 0, "branches": 0, "restarts": 0, "backtracks": 0, "stricter": 0,
-                       "relaxed": 0, "eliminated_by_network": 0, "eliminated_by_rules": 0, "chains": self.k,
-                       "network": pool is not None} for _ in range(n)]
-        self.results: list[Attempt | None] = [None] * n
-        self.seconds = [0.0] * n
-        top, self.fixed, self.static = domain.encode(puzzles)
-        self.root = self.close(top, self.static)
-        for p, removed in enumerate((top & ~self.root).flatten(1).sum(-1).tolist()):
-            self.stats[p]["eliminated_by_rules"] += removed
-        self._settle_roots()
-        dev = top.device
-        self.owner = torch.arange(n, device=dev).repeat_interleave(self.k)  # chain -> puzzle
-        self.cand = self.root[self.owner].clone()
-        first = self.opt["ladder"] + 1 if pool is None else 0  # no network: the relaxed search at once
-        self.level = torch.full((n * self.k,), first, device=dev)
-        self.stacks: list[list] = [[] for _ in range(n * self.k)]
-        self.done = torch.tensor([r is not None for r in self.results], device=dev)
-        self._share(range(n), time.perf_counter() - t0)
+def _stats(k: int, network: bool) -> dict:
+    return {"rounds": 0, "passes": 0, "branches": 0, "restarts": 0, "backtracks": 0, "stricter": 0, "relaxed": 0,
+            "eliminated_by_network": 0, "eliminated_by_rules": 0, "chains": k, "network": network}
 
-    def _settle_roots(self) -> None:
+
+class Search:
+    def __init__(self, engine, domain, pool, slots: int):
+        self.opt, self.model, self.gen = engine.opt, engine.model, engine.gen
+        self.domain, self.pool, self.slots = domain, pool, slots
+        self.k = k = self.opt["chains"]
+        self.close = domain.close if self.opt["propagate"] != "none" else (lambda c, s: c)
+        self.root = self.fixed = self.static = self.cand = None  # allocated by the first admit
+        dev = domain.device
+        self.owner = torch.arange(slots, device=dev).repeat_interleave(k)  # chain -> slot
+        self.level = torch.zeros(slots * k, dtype=torch.long, device=dev)
+        self.stacks: list[list] = [[] for _ in range(slots * k)]
+        self.done = torch.ones(slots, dtype=torch.bool, device=dev)  # empty slots count as done
+        self.puzzles: list = [None] * slots
+        self.keys: list = [None] * slots
+        self.stats: list[dict] = [{} for _ in range(slots)]
+        self.results: list[Attempt | None] = [None] * slots
+        self.seconds = [0.0] * slots
+
+    # --- slots ---
+
+    def free(self) -> int:
+        return sum(p is None for p in self.puzzles)
+
+    def busy(self) -> int:
+        return self.slots - self.free()
+
+    def admit(self, items: list[tuple]) -> None:
+        """Put (key, puzzle) pairs into free slots (there must be room)."""
+        if not items:
+            return
+        t0 = time.perf_counter()
+        slots = [i for i, p in enumerate(self.puzzles) if p is None][:len(items)]
+        if len(slots) < len(items):
+            raise ValueError(f"{len(items)} puzzles for {len(slots)} free slots")
+        top, fixed, static = self.domain.encode([p for _, p in items])
+        root = self.close(top, static)
+        if self.root is None:  # per-slot tensors shaped like one puzzle's
+            self.root = root.new_zeros((self.slots,) + root.shape[1:])
+            self.fixed = fixed.new_zeros((self.slots,) + fixed.shape[1:])
+            self.static = static.new_zeros((self.slots,) + static.shape[1:])
+            self.cand = self.root[self.owner].clone()
+        idx = torch.tensor(slots, device=self.root.device)
+        self.root[idx], self.fixed[idx], self.static[idx] = root, fixed, static
+        rows = (idx[:, None] * self.k + torch.arange(self.k, device=idx.device)).flatten()
+        self.cand[rows] = root.repeat_interleave(self.k, 0)
+        # no network for this shape: the relaxed search at once
+        self.level[rows] = self.opt["ladder"] + 1 if self.pool is None else 0
+        for row in rows.tolist():
+            self.stacks[row] = []
+        removed = (top & ~root).flatten(1).sum(-1).tolist()
+        for j, (slot, (key, puzzle)) in enumerate(zip(slots, items)):
+            self.puzzles[slot], self.keys[slot], self.results[slot], self.seconds[slot] = puzzle, key, None, 0.0
+            self.stats[slot] = _stats(self.k, self.pool is not None)
+            self.stats[slot]["eliminated_by_rules"] += removed[j]
+        self.done[idx] = False
+        self._settle_roots(slots)
+        self._share(slots, time.perf_counter() - t0)
+
+    def harvest(self) -> list[tuple]:
+        """(key, attempt) for every finished puzzle; their slots become free."""
+        out = []
+        for p in self.done.nonzero().flatten().tolist():
+            if self.puzzles[p] is None:
+                continue
+            result = self.results[p] or Attempt(None, "abstained", self.stats[p],
+                                                reason=f"no verified answer within {self.opt['rounds']} rounds")
+            result.stats["seconds"] = self.seconds[p]
+            out.append((self.keys[p], result))
+            self.puzzles[p] = self.keys[p] = self.results[p] = None
+        return out
+
+    def run(self, puzzles: list) -> list[Attempt]:
+        """Every puzzle to the end (a batch that fits the slots); attempts in order."""
+        self.admit(list(enumerate(puzzles)))
+        while self.step():
+            pass
+        out: list = [None] * len(puzzles)
+        for i, attempt in self.harvest():
+            out[i] = attempt
+        return out
+
+    def _settle_roots(self, slots: list[int]) -> None:
         """Puzzles the sound rules alone refute or solve need no network pass."""
-        d, root, static = self.domain, self.root, self.static
+        d, idx = self.domain, torch.tensor(slots, device=self.root.device)
+        root, static = self.root[idx], self.static[idx]
         bottom = d.bottom(root, static)
-        for p in bottom.nonzero().flatten().tolist():
-            self.results[p] = Attempt(None, "unsolvable", self.stats[p], reason="the puzzle's constraints "
-                                      "reach a contradiction under sound propagation (no solution)")
-        for p in (d.decided(root, static) & ~bottom).nonzero().flatten().tolist():
-            answer = d.decode(root[p], self.puzzles[p])
-            if verify.check(self.puzzles[p], answer).accepted:
-                self.results[p] = Attempt(answer, "found", {**self.stats[p], "winner": 0})
+        decided = d.decided(root, static) & ~bottom
+        for j, p in enumerate(slots):
+            if bottom[j]:
+                self.results[p] = Attempt(None, "unsolvable", self.stats[p], reason="the puzzle's constraints "
+                                          "reach a contradiction under sound propagation (no solution)")
+            elif decided[j]:
+                answer = d.decode(root[j], self.puzzles[p])
+                if verify.check(self.puzzles[p], answer).accepted:
+                    self.results[p] = Attempt(answer, "found", {**self.stats[p], "winner": 0})
+            if self.results[p] is not None:
+                self.done[p] = True
 
     def _share(self, puzzles, seconds: float) -> None:
         puzzles = list(puzzles)
         for p in puzzles:
             self.seconds[p] += seconds / max(1, len(puzzles))
 
-    def run(self) -> list[Attempt]:
-        for _ in range(self.opt["rounds"]):
-            rows = (~self.done[self.owner]).nonzero().flatten()
-            if len(rows) == 0:
-                break
-            t0 = time.perf_counter()
-            running = self.owner[rows].unique().tolist()
-            self._round(rows)
-            self._share(running, time.perf_counter() - t0)
-        for p, result in enumerate(self.results):
-            if result is None:
-                self.results[p] = Attempt(None, "abstained", self.stats[p],
-                                          reason=f"no verified answer within {self.opt['rounds']} rounds")
-            self.results[p].stats["seconds"] = self.seconds[p]
-        return self.results  # type: ignore[return-value]
+    def step(self) -> bool:
+        """One round on every live chain; False when nothing was live. A puzzle that has
+        used its round budget without a verified answer is done (it abstains)."""
+        rows = (~self.done[self.owner]).nonzero().flatten()
+        if len(rows) == 0:
+            return False
+        t0 = time.perf_counter()
+        running = self.owner[rows].unique().tolist()
+        self._round(rows)
+        self._share(running, time.perf_counter() - t0)
+        for p in running:
+            if self.stats[p]["rounds"] >= self.opt["rounds"]:
+                self.done[p] = True
+        return True
 
     # --- one round ---
 

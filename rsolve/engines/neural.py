@@ -19,13 +19,25 @@ def device_for(device: str | None):
         raise EngineError(str(exc)) from None
 
 
-def network_shapes(arch: dict, kind: str) -> frozenset:
-    """The grid shapes (height, width) a network of this architecture reads."""
+class UpToCells:
+    """Every grid shape (height, width) of at least 2x2 and at most `cells` cells: what a
+    network with no weight tied to the size reads (`shape in UpToCells(n)`)."""
+
+    def __init__(self, cells: int):
+        self.cells = cells
+
+    def __contains__(self, shape) -> bool:
+        h, w = shape
+        return h >= 2 and w >= 2 and h * w <= self.cells
+
+
+def network_shapes(arch: dict, kind: str):
+    """The grid shapes (height, width) a network of this architecture reads (a set, or
+    UpToCells for grid networks)."""
     if arch.get("network") == "grid" or arch.get("mixer") == "grid":  # no weight tied to the size
         from ..models.gridnet import GRID_MAX_CELLS
 
-        side = GRID_MAX_CELLS // 2
-        return frozenset((h, w) for h in range(2, side + 1) for w in range(2, GRID_MAX_CELLS // h + 1))
+        return UpToCells(GRID_MAX_CELLS)
     if "seq_len" in arch:  # TRM/HRM: a square grid; mazes up to that side (smaller ones are padded)
         side = math.isqrt(int(arch["seq_len"]))
         if kind == "maze":

@@ -54,7 +54,7 @@ class SotakuEngine:
                                          loops=self.opt["loops"], shape=(d.height, d.width))
             else:
                 _, value, _ = self.model(d.inputs(state, static), loops=self.opt["loops"])
-            guess = F.one_hot(value[-1].argmax(-1), d.values).bool()
+            guess = F.one_hot(value[-1][..., :d.values].argmax(-1), d.values).bool()
             state = torch.where(fixed[..., None], top, guess)  # givens stay, every other cell is re-guessed
         share = (time.perf_counter() - t0) / len(idx)  # every puzzle does the same work
         for j, i in enumerate(idx):

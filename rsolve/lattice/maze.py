@@ -27,6 +27,10 @@ from ..puzzles.symmetry import maze_symmetry
 FREE, ON_PATH = 0, 1  # the two values of a cell: off the path, on it
 # static channels: wall, start, goal
 WALL_CH, START_CH, GOAL_CH = 0, 1, 2
+# the grid network's value logits carry the distance to G mod PHASE (three phases tell a
+# step forward from a step back); a neighbour in the forward phase outranks any path logit
+PHASE, PHASE_RANK = 3, 1e4
+CHAIN_CACHE = 8192  # walked chains kept per domain (a few MB)
 
 
 class MazeDomain:
@@ -36,6 +40,7 @@ class MazeDomain:
     def __init__(self, height: int = 30, width: int = 30, device: str | torch.device = "cpu"):
         self.height, self.width, self.device = height, width, torch.device(device)
         self.cells, self.values, self.in_channels = height * width, 2, 5
+        self._walks: dict = {}  # (S, forced marks) -> chain (see _chains)
         self._kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]],
                                     device=self.device).view(1, 1, 3, 3)
 
@@ -86,28 +91,33 @@ class MazeDomain:
         return cand
 
     def _chains(self, cand: torch.Tensor, static: torch.Tensor):
-        """Per row: (the chain of forced path cells walked from S, forced marks, may-be-path
-        marks), the marks as Python lists: the walks index them cell by cell, and list
-        indexing is several times faster than numpy's."""
+        """Per row: (the chain of forced path cells walked from S, and as numpy arrays
+        (B, N): forced marks, may-be-path marks). A search asks for the chains of the
+        same states several times a step (closure, bottom, answers, branching), so
+        walks are cached by (S, forced marks): a chain is a function of those alone."""
         path = cand[..., ON_PATH]
-        forced = (path & ~cand[..., FREE]).cpu().tolist()
+        forced = (path & ~cand[..., FREE]).cpu().numpy()
         starts = static[..., START_CH].argmax(-1).tolist()
-        chains = [walk_chain(f, s, self.height, self.width) for f, s in zip(forced, starts)]
-        return chains, forced, path.cpu().tolist()
+        chains = []
+        for row, s in zip(forced, starts):
+            key = (s, row.tobytes())
+            chain = self._walks.get(key)
+            if chain is None:
+                if len(self._walks) >= CHAIN_CACHE:
+                    self._walks.clear()
+                # list indexing is several times faster than numpy's for a cell-by-cell walk
+                chain = self._walks[key] = walk_chain(row.tolist(), s, self.height, self.width)
+            chains.append(chain)
+        return chains, forced, path.cpu().numpy()
 
     def _chords(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         """(B, N) cells that touch the forced chain from S anywhere but at its end. A
         shortest path has no chords (a chord would be a shortcut), so such cells
         cannot continue an optimal path: only optimal answers are accepted."""
-        table = neighbour_table(self.height, self.width)
-        out = np.zeros((cand.shape[0], self.cells), dtype=bool)
-        for b, (chain, _, path) in enumerate(zip(*self._chains(cand, static))):
-            inside = set(chain)
-            for i in chain[:-1]:
-                for j in table[i]:
-                    if path[j] and j not in inside:
-                        out[b, j] = True
-        return torch.from_numpy(out).to(cand.device)
+        chains, _, path = self._chains(cand, static)
+        prefix, end = chain_marks(chains, self.cells)
+        touch = self._path_neighbours(torch.from_numpy(prefix).to(cand.device)) > 0
+        return torch.from_numpy(path & ~prefix & ~end).to(cand.device) & touch
 
     def bottom(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         ends = static[..., START_CH].bool() | static[..., GOAL_CH].bool()
@@ -119,11 +129,13 @@ class MazeDomain:
         (none may be on the path), or branches (two forced continuations): no simple path."""
         table = neighbour_table(self.height, self.width)
         goals = static[..., GOAL_CH].argmax(-1).tolist()
+        chains, forced, path = self._chains(cand, static)
+        prefix = chain_marks(chains, self.cells)[0]
         out = []
-        for chain, forced, path, goal in zip(*self._chains(cand, static), goals):
-            end, seen = chain[-1], set(chain)
-            nxt = [j for j in table[end] if path[j] and j not in seen]
-            out.append(end != goal and (not nxt or sum(forced[j] for j in nxt) > 1))
+        for b, (chain, goal) in enumerate(zip(chains, goals)):
+            end = chain[-1]
+            nxt = [j for j in table[end] if path[b, j] and not prefix[b, j]]
+            out.append(end != goal and (not nxt or sum(bool(forced[b, j]) for j in nxt) > 1))
         return torch.tensor(out, dtype=torch.bool, device=cand.device)
 
     def decided(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
@@ -136,15 +148,23 @@ class MazeDomain:
 
     def branch_cells(self, cand: torch.Tensor, static: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
         """Undecided neighbours of the end of the chain walked from S, the likeliest
-        path cell first (by the value head)."""
+        path cell first (by the value head). Value logits with the three phase logits
+        after the two values (distance to G mod 3: the grid network) put first the
+        neighbours one step nearer G than the chain's end: a neighbour whose phase is
+        one step *farther* lies on a shortest path the chain has already overshot."""
         undecided = cand.sum(-1) > 1
         noise = 0.01 * torch.rand(undecided.shape, device=cand.device)
         score = (value[..., FREE] - value[..., ON_PATH]).float() + noise
         table = neighbour_table(self.height, self.width)
         ends = np.zeros((cand.shape[0], self.cells), dtype=bool)
-        for b, chain in enumerate(self._chains(cand, static)[0]):
-            ends[b, list(table[chain[-1]])] = True
+        chain_ends = [chain[-1] for chain in self._chains(cand, static)[0]]
+        for b, end in enumerate(chain_ends):
+            ends[b, list(table[end])] = True
         mask = torch.from_numpy(ends).to(cand.device) & undecided
+        if value.shape[-1] >= 2 + PHASE:
+            phase = value[..., 2:2 + PHASE].argmax(-1)
+            end_phase = phase.gather(1, torch.tensor(chain_ends, device=cand.device)[:, None])
+            score = score - PHASE_RANK * (phase == (end_phase - 1) % PHASE)
         return torch.where(mask, score, torch.full_like(score, float("inf")))
 
     def decode(self, cand: torch.Tensor, puzzle: Maze) -> Maze:

@@ -80,12 +80,13 @@ def project(cand, fixed, keep_logits, threshold):
 
 def choose_branch(domain, cand, static, value_logits, temperature: float, generator=None):
     """(cell, value) per row: a cell from the domain's branching order and a value
-    sampled from the value logits among the cell's alive candidates."""
+    sampled from the value logits among the cell's alive candidates. Value logits may
+    carry extra per-cell channels after the domain's values, for its branching order."""
     score = domain.branch_cells(cand, static, value_logits)
     cell = score.argmin(-1)
     rows = torch.arange(cand.shape[0], device=cand.device)
     alive = cand[rows, cell]
-    logits = value_logits[rows, cell].float() / max(temperature, 1e-6)
+    logits = value_logits[rows, cell, :domain.values].float() / max(temperature, 1e-6)
     logits = logits.masked_fill(~alive, float("-inf"))
     if temperature <= 0:
         value = logits.argmax(-1)

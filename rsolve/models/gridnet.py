@@ -28,7 +28,6 @@ MAX_ITERATIONS = 4 * MAX_CELLS
 # Engines run grid networks on mazes up to this many cells (128x128): a pass costs
 # iterations x cells with iterations about twice the path length.
 GRID_MAX_CELLS = 128 * 128
-VALUE_FLOOR = 8.0  # the value of a path cell before its arrival order is added
 SETTLE_EVERY, SETTLE_TOL = 8, 0.05  # how often a pass checks whether it has settled; a moving wave changes cells by ~1
 
 
@@ -58,18 +57,17 @@ CHOICES = dict(kind=("maze",), network=("grid",))
 PRESETS = {"cpu": dict(dim=16, hidden=32)}  # 16 learned the rule as exactly as 32 at twice the steps per second
 
 
-def value_logits(keep: torch.Tensor, arrival: torch.Tensor | None = None) -> torch.Tensor:
-    """Branching values (free, path) = (-s, s). s is the path logit where the network
-    says "off the path"; on its path cells s grows with the iteration at which the
-    trace reached the cell (`arrival`, 0 if never), so a walk from the chain end steps
-    to the neighbour farther along the trace: a cell beside the chain's end can lie
-    on another shortest path one step *behind* it, and the keep logits alone cannot
-    tell the two apart. (The free bit is kept on most cells, so the keep logits
-    themselves would pick "free" for half the path.)"""
+def value_logits(keep: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+    """Branching values (free, path) = (-s, s) with s the path logit (the free bit is
+    kept on most cells, so the keep logits themselves would pick "free" for half the
+    path), followed, given the aux logits, by the three logits of the distance to G
+    mod 3 (rsolve.lattice.maze.PHASE): a walk from the chain end steps to the
+    neighbour one step nearer G. A cell beside the chain's end can lie on another
+    shortest path one step *behind* it; the path logits cannot tell the two apart,
+    the phase can, and its field is exact once the wave has settled."""
     on = keep[..., 1]
-    if arrival is not None:
-        on = torch.where(on > 0, VALUE_FLOOR + arrival.view_as(on).to(on.dtype) / 64, on)
-    return torch.stack([-on, on], -1)
+    value = torch.stack([-on, on], -1)
+    return value if aux is None else torch.cat([value, aux[..., 1:4].to(value.dtype)], -1)
 
 
 def iterations_for(height: int, width: int) -> int:
@@ -130,33 +128,28 @@ class GridNet(nn.Module):
         shape = shape or (self.cfg.height, self.cfg.width)
         x = self.embed(bits, shape)
         fixed = loops or self.cfg.iterations
-        h, arrival = self.run(x, fixed or iterations_for(*shape), settle=not fixed)
+        h = self.run(x, fixed or iterations_for(*shape), settle=not fixed)
         keep, conflict = self.heads(h)
-        return [keep], [value_logits(keep, arrival)], [conflict]
+        return [keep], [value_logits(keep, self.aux_head(h).view(*keep.shape[:2], AUX))], [conflict]
 
-    def run(self, x: torch.Tensor, iterations: int, settle: bool = True):
-        """(final state, arrival): up to `iterations` iterations, and with `settle` a row
-        stops once its state stops moving (the wave has died out: a maze costs what its
-        paths need, not what its size allows) and leaves the batch. `arrival` (B, H, W)
-        is the iteration at which the trace first reached each cell (0: never)."""
+    def run(self, x: torch.Tensor, iterations: int, settle: bool = True) -> torch.Tensor:
+        """The final state: up to `iterations` iterations, and with `settle` a row stops
+        once its state stops moving (the wave has died out: a maze costs what its
+        paths need, not what its size allows) and leaves the batch."""
         h = torch.zeros_like(x)
-        out, arrival = h.clone(), torch.zeros(x.shape[:-1], device=x.device)
+        out = h.clone()
         reads, rows, t = self._reads(x), torch.arange(x.shape[0], device=x.device), 0
-        trace_w, trace_b = self.aux_head.weight[AUX - 1], self.aux_head.bias[AUX - 1]
-        mine = arrival
         while len(rows) and t < iterations:
             before = h
             for _ in range(min(SETTLE_EVERY, iterations - t)):
                 h = self._step(h, reads)
                 t += 1
-                reached = (h @ trace_w + trace_b > 0) & (mine == 0)
-                mine = torch.where(reached, float(t), mine)
-            out[rows], arrival[rows] = h, mine
+            out[rows] = h
             if settle:
                 moving = (h - before).abs().flatten(1).amax(-1) > SETTLE_TOL
-                rows, h, mine = rows[moving], h[moving], mine[moving]
+                rows, h = rows[moving], h[moving]
                 reads = (*reads[:2], reads[2][moving])
-        return out, arrival
+        return out
 
     def rollout(self, bits: torch.Tensor, shape: tuple[int, int], silent: int, tracked: int):
         """Training: `silent` iterations without gradient, then `tracked` with it.

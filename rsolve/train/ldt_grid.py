@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from ..generate import generate_maze
 from ..lattice.maze import GOAL_CH, START_CH, search_fields
+from ..models.gridnet import value_logits
 from ..puzzles.dataset import Example
 
 WINDOW = 8  # tracked iterations per step
@@ -83,7 +84,7 @@ def aux_loss(aux: torch.Tensor, f: dict, t: int) -> torch.Tensor:
 
 
 def grid_loss(cfg, model, domain, batch, keep_t, consistent, rng: random.Random):
-    """(loss, parts, last tracked (keep, conflict), rows finished by then)."""
+    """(loss, parts, last tracked (keep, value, conflict), rows finished by then)."""
     f = fields(domain, batch)
     done_at = finish_time(f["rest"])
     top = int(done_at.max()) + WINDOW
@@ -105,6 +106,7 @@ def grid_loss(cfg, model, domain, batch, keep_t, consistent, rng: random.Random)
             c = F.binary_cross_entropy_with_logits(conflict[finished], (~consistent[finished]).float())
             total = total + k + cfg.conflict_weight * c
             keep_sum, conflict_sum = keep_sum + k.item(), conflict_sum + c.item()
-    _, keep, conflict = out[-1]
+    aux, keep, conflict = out[-1]
     parts = {"keep": keep_sum / WINDOW, "conflict": conflict_sum / WINDOW, "silent": silent}
-    return total / WINDOW, parts, (keep.detach(), conflict.detach()), finished
+    keep = keep.detach()
+    return total / WINDOW, parts, (keep, value_logits(keep, aux.detach()), conflict.detach()), finished

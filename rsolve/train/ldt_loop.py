@@ -133,12 +133,10 @@ class LDT(loop.Family):
         keep_t, consistent = targets(cfg.kind, domain, batch)
         self.model.train()
         if self.grid:
-            from ..models.gridnet import value_logits
             from .ldt_grid import grid_loss
 
-            loss, parts, (keep, conflict), finished = grid_loss(cfg, self.model, domain, batch, keep_t, consistent,
-                                                                self.rng)
-            outputs = [(keep, value_logits(keep), conflict)]
+            loss, parts, last, finished = grid_loss(cfg, self.model, domain, batch, keep_t, consistent, self.rng)
+            outputs = [last]
         else:
             outputs = list(zip(*self.model(domain.inputs(batch["cand"], batch["static"]))))
             loss, parts = loss_fn(cfg, cfg.kind, outputs, batch, keep_t, consistent)
