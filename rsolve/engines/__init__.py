@@ -87,7 +87,8 @@ LDT_OPTIONS = (
     _opt("conflict", float, 0.6, "conflict-head probability that counts as a contradiction", min=0.0, max=1.0),
     _opt("loops", int, None, "network loops per pass (the maze grid network: iterations; default: the "
          "checkpoint's, or until the grid network settles)", min=1, max=16384),
-    _opt("walk", int, None, "branches per round on one network pass (default: Sudoku 1, mazes 16; the maze grid network 1024)", min=1, max=4096),
+    _opt("walk", int, None, "branches per round on one network pass (default: Sudoku 16, 1 with "
+         "propagate=none; mazes 16; the maze grid network 1024)", min=1, max=4096),
     _opt("branch", str, "always", "branch after every pass, or only when a pass removed nothing",
          choices=("always", "stuck")),
     _opt("ladder", int, 2, "stricter retries (threshold and conflict odds x0.1 each) before the relaxed search",

@@ -32,9 +32,12 @@ from . import Attempt, EngineError
 from .ldt_search import Search
 from .neural import device_for, load_model
 
-# Mazes walk several steps of the path from S on one pass (a branch per step,
-# each undoable); Sudoku re-reads the network after every branch.
-WALK = {"sudoku": 1, "maze": 16}
+# A walk takes several branches (each undoable, each closed by the sound rules) on
+# one pass's eliminations and value logits. Sudoku: 16, chosen on the validation
+# split (bench/ldt_passes.py, README "LDT throughput"): a pass costs ~50 closures,
+# and the value head's order still guides branches a few cells deep; with
+# --propagate none the network re-reads every branch (no rules to walk with).
+WALK = {"sudoku": 16, "maze": 16}
 GRID_WALK, GRID_ROUNDS = 1024, 4  # a grid-network pass walks the whole path; a maze it misses costs 4 passes
 ROUNDS = {"sudoku": 1000, "maze": 32}
 CHAINS = {"sudoku": 2, "maze": 1}  # chosen on validation sets (README, "LDT results")
@@ -58,6 +61,8 @@ class LDTEngine:
         # the grid network's path marks and trace order hold for the whole walk from S
         grid = getattr(self.model, "any_size", False)
         walk, rounds = (GRID_WALK, GRID_ROUNDS) if grid else (WALK[kind], ROUNDS[kind])
+        if opt["propagate"] == "none" and not grid:
+            walk = 1
         defaults = dict(chains=CHAINS[kind], rounds=rounds, walk=walk,
                         threshold=float(ckpt.config.get("threshold", DEFAULT_THRESHOLD)))
         self.opt = {k: (defaults[k] if v is None and k in defaults else v) for k, v in opt.items()}

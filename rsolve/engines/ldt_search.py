@@ -216,11 +216,11 @@ class Search:
     def _recover_all(self, rows, live, closed, bad) -> torch.Tensor:
         """Contradicting chains restart or undo a branch; returns which rows did."""
         recovered = torch.zeros_like(bad)
-        for j in live[bad[live]].tolist():
-            row, p = int(rows[j]), int(self.owner[rows[j]])
-            if not self.done[p]:
-                self._recover(row, p)
-                closed[j], bad[j], recovered[j] = self.cand[row], False, True
+        todo = [(j, int(rows[j]), int(self.owner[rows[j]])) for j in live[bad[live]].tolist()]
+        todo = [(j, row, p) for j, row, p in todo if not self.done[p]]
+        self._recover([(row, p) for _, row, p in todo])
+        for j, row, _ in todo:
+            closed[j], bad[j], recovered[j] = self.cand[row], False, True
         return recovered
 
     def _branch(self, rows, live, closed, bad, value, st) -> None:
@@ -234,23 +234,38 @@ class Search:
 
     # --- contradictions ---
 
-    def _recover(self, row: int, p: int) -> None:
-        """A chain hit a contradiction: restart it, or backtrack to the last branch's complement."""
+    def _recover(self, chains: list[tuple[int, int]]) -> None:
+        """Chains (row, puzzle) hit a contradiction: restart them, or backtrack each to its
+        last branch's complement, closing the candidates of all of them in one batch
+        (a chain whose complement is bottom too pops again, in the next batch)."""
         if self.opt["search"] == "restart":
-            self.stats[p]["restarts"] += 1
-            self.cand[row] = self.root[p]
+            for row, p in chains:
+                self.stats[p]["restarts"] += 1
+                self.cand[row] = self.root[p]
             return
-        stack, static = self.stacks[row], self.static[p:p + 1]
-        while stack:
-            parent, cell, value = stack.pop()
-            state = parent.clone()
-            state[cell, value] = False
-            state = self.close(state[None], static)
-            self.stats[p]["backtracks"] += 1
-            if not self.domain.bottom(state, static)[0]:
-                self.cand[row] = state[0]
+        while chains:
+            popped, states = [], []
+            for row, p in chains:
+                if self.done[p]:
+                    continue
+                if not self.stacks[row]:
+                    self._climb(row, p)
+                    continue
+                parent, cell, value = self.stacks[row].pop()
+                state = parent.clone()
+                state[cell, value] = False
+                popped.append((row, p))
+                states.append(state)
+                self.stats[p]["backtracks"] += 1
+            if not states:
                 return
-        self._climb(row, p)
+            static = self.static[torch.tensor([p for _, p in popped], device=self.static.device)]
+            closed = self.close(torch.stack(states), static)
+            bottom = self.domain.bottom(closed, static).tolist()
+            for (row, _), state, dead in zip(popped, closed, bottom):
+                if not dead:
+                    self.cand[row] = state
+            chains = [chain for chain, dead in zip(popped, bottom) if dead]
 
     def _climb(self, row: int, p: int) -> None:
         """A chain's stack ran dry: retry stricter, then relaxed; a relaxed chain that

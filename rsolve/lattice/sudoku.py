@@ -31,6 +31,7 @@ class SudokuLattice:
         for u, unit in enumerate(geo.units):
             units[u, list(unit)] = 1.0
         self.units = units.to(device)  # (3n, N)
+        self.units_t = self.units.t().contiguous()
         peers = (units.T @ units > 0).float()
         peers.fill_diagonal_(0)
         self.peers = peers.to(device)  # (N, N)
@@ -59,23 +60,26 @@ class SudokuLattice:
         return (cand.sum(-1) == 1).all(-1) & ~self.bottom(cand)
 
     def close_singles(self, cand: torch.Tensor, max_rounds: int = 100) -> torch.Tensor:
-        """Naked and hidden singles to a fixed point (sound: never removes a solution)."""
+        """Naked and hidden singles to a fixed point (sound: never removes a solution).
+        The state is laid out (N, B*side) while it runs, so each rule is one matrix
+        product over the whole batch."""
+        b, n, v = cand.shape
+        c = cand.transpose(0, 1).reshape(n, b * v)
         for _ in range(max_rounds):
-            single = cand & (cand.sum(-1, keepdim=True) == 1)
+            cells = c.view(n, b, v)
+            single = (cells & (cells.sum(-1, keepdim=True) == 1)).view(n, b * v)
             # naked single: a fixed value leaves every peer
-            taken = torch.einsum("mn,bnv->bmv", self.peers, single.float()) > 0
-            new = cand & ~(taken & ~single)
+            new = c & ~((self.peers @ single.float() > 0) & ~single)
             # hidden single: the only place for a value in a unit takes it
-            only_place = (self.unit_counts(new) == 1).float()
-            hidden = new & (torch.einsum("un,buv->bnv", self.units, only_place) > 0)
-            has_hidden = hidden.any(-1, keepdim=True)
-            new = torch.where(has_hidden, hidden, new)
+            only_place = (self.units @ new.float() == 1).float()
+            hidden = (new & (self.units_t @ only_place > 0)).view(n, b, v)
+            new = torch.where(hidden.any(-1, keepdim=True), hidden, new.view(n, b, v))
             # a cell that is the only place for two values is a contradiction
-            new = new & ~(hidden.sum(-1, keepdim=True) > 1)
-            if torch.equal(new, cand):
+            new = (new & ~(hidden.sum(-1, keepdim=True) > 1)).view(n, b * v)
+            if torch.equal(new, c):
                 break
-            cand = new
-        return cand
+            c = new
+        return c.view(n, b, v).transpose(0, 1).contiguous()
 
     def decode(self, cand: torch.Tensor) -> torch.Tensor:
         """(B, N) values of singleton cells (0 elsewhere)."""

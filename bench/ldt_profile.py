@@ -1,0 +1,83 @@
+"""Where an LDT solve spends its time: wall time per part of a round, measured by
+wrapping the parts the search calls (the network, the symmetry mapping around it,
+projection, the sound closure, bottom/decided checks, branching, the verifier);
+the rest of the engine's time is the search's own bookkeeping (Python per row).
+
+Usage: python bench/ldt_profile.py DATASET [LIMIT] [-O KEY=VALUE ...]
+(run it with nothing else on the machine)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+
+import torch
+
+from rsolve import engines, verify
+from rsolve.engines import ldt_search
+from rsolve.lattice import rounds
+from rsolve.puzzles.dataset import load_examples
+
+spent: dict = defaultdict(float)
+calls: dict = defaultdict(int)
+
+
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - t0
+            calls[name] += 1
+    return wrapper
+
+
+def main(argv: list[str]) -> None:
+    path, rest = argv[0], argv[1:]
+    limit = int(rest.pop(0)) if rest and not rest[0].startswith("-") else 100
+    options = {}
+    while rest:
+        flag, kv = rest.pop(0), rest.pop(0)
+        assert flag == "-O", flag
+        key, value = kv.split("=", 1)
+        options[key] = value
+    puzzles = [e.puzzle for e in load_examples(path)[:limit]]
+    engine = engines.create("ldt", puzzles[0].kind, seed=0, options=options)
+    domain, pool = engine._domain(puzzles[0])
+    model = engine.model
+    model.forward = timed("network (model forward)", model.forward)
+    for name in ("to_view", "from_view"):
+        setattr(pool, name, timed("symmetry mapping", getattr(pool, name)))
+    ldt_search.run_network = timed("pass incl. symmetry and inputs", rounds.run_network)
+    ldt_search.project = timed("projection", rounds.project)
+    ldt_search.choose_branch = timed("branch choice", rounds.choose_branch)
+    ldt_search.assign = timed("branch assign", rounds.assign)
+    for name, label in (("close", "sound closure"), ("bottom", "bottom check"), ("decided", "decided check"),
+                        ("decode", "decode")):
+        setattr(domain, name, timed(label, getattr(domain, name)))
+    ldt_search.verify.check = timed("verifier", verify.check)
+    if engine.opt["propagate"] == "none":
+        spent.pop("sound closure", None)
+    t0 = time.perf_counter()
+    attempts = engine.solve_batch(puzzles)
+    total = time.perf_counter() - t0
+    solved = sum(a.status == "found" for a in attempts)
+    passes = sum(a.stats.get("passes", 0) for a in attempts)
+    print(f"{path}: {len(puzzles)} puzzles, {solved} found, {total:.2f} s ({len(puzzles) / total:.2f}/s), "
+          f"{passes / len(puzzles):.1f} passes per puzzle, torch threads {torch.get_num_threads()}, "
+          f"options {options or 'defaults'}")
+    pass_time = spent.pop("pass incl. symmetry and inputs", 0.0)
+    network, mapping = spent["network (model forward)"], spent["symmetry mapping"]
+    spent["network inputs and the rest of a pass"] = max(0.0, pass_time - network - mapping)
+    parts = sorted(spent.items(), key=lambda kv: -kv[1])
+    print(f"{'part':<40} {'seconds':>8} {'share':>7} {'calls':>7}")
+    for name, sec in parts:
+        print(f"{name:<40} {sec:8.2f} {100 * sec / total:6.1f}% {calls.get(name, 0):7d}")
+    rest_time = total - sum(spent.values())
+    print(f"{'search bookkeeping (the rest)':<40} {rest_time:8.2f} {100 * rest_time / total:6.1f}%")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
