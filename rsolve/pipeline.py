@@ -240,6 +240,7 @@ class Continuous:
         self.pipeline, self.size = Pipeline(config), batch_size_for(config)
         self.sessions: dict = {}  # (kind, name) -> engine session
         self.inside: dict = {}  # seq -> (record, engine name) of records in sessions
+        self.joining: dict = {}  # (kind, name) -> [(seq, puzzle)] read since the last step
         self.waiting: dict = {}  # (kind, name) -> [(seq, record)] for engines without sessions
         self.done: dict = {}  # seq -> Result, until its turn
 
@@ -286,8 +287,8 @@ class Continuous:
         except engines.EngineError as exc:
             self.done[seq] = _invalid(rec, kind, str(exc))
             return
-        self.inside[seq] = (rec, name)
-        session.add([(seq, rec.puzzle.puzzle() if kind == "maze" else rec.puzzle)])
+        self.inside[seq] = (rec, name)  # joins at the next step, with the others read meanwhile
+        self.joining.setdefault((kind, name), []).append((seq, rec.puzzle.puzzle() if kind == "maze" else rec.puzzle))
 
     def _flush(self, key=None) -> None:
         for group_key in [key] if key else list(self.waiting):
@@ -297,6 +298,9 @@ class Continuous:
                 self.done.update((seq, res) for (seq, _), res in zip(group, results))
 
     def _step(self) -> None:
+        for key, items in self.joining.items():
+            self.sessions[key].add(items)  # one encode and closure for all of them
+        self.joining.clear()
         for session in self.sessions.values():
             if session.busy():
                 for seq, attempt in session.step():
