@@ -1,8 +1,10 @@
 """First-pass quality of a maze grid checkpoint on raw mazes: on how many it marks exactly the
-cells of shortest S-G paths, and the pass time. Usage: python bench/grid_first_pass.py CKPT DATASET N"""
+cells of shortest S-G paths, on how many its distance-to-G phase (mod 3, what the walk reads) is
+right on every cell BFS reaches, and the pass time.
+Usage: python bench/grid_first_pass.py CKPT DATASET N"""
 import sys, time, torch
 from rsolve.puzzles.dataset import load_examples
-from rsolve.lattice.maze import MazeDomain, search_fields, ON_PATH
+from rsolve.lattice.maze import MazeDomain, search_fields, ON_PATH, PHASE
 from rsolve.models import ldt
 from rsolve import checkpoints
 torch.set_num_threads(1)
@@ -14,11 +16,15 @@ d = MazeDomain(h, w)
 cand, fixed, static = d.encode([e.puzzle for e in ex])
 t = time.time()
 with torch.no_grad():
-    keep = m(d.inputs(cand, static, 7), shape=(h, w))[0][0]
+    keep, value, _ = m(d.inputs(cand, static, 7), shape=(h, w))
 dt = time.time() - t
-exact = 0
+keep, phase = keep[0], value[0][..., 2:2 + PHASE].argmax(-1)
+exact = phased = 0
 for b, e in enumerate(ex):
     f = search_fields(cand[b].numpy(), e.puzzle.start, e.puzzle.goal, h, w)
     pred = (keep[b, :, ON_PATH] > 0).numpy()
     exact += bool(((pred == f["on"]) | ~cand[b, :, ON_PATH].numpy()).all())
-print(sys.argv[1], f"exact first pass {exact}/{len(ex)}  {dt/len(ex):.3f} s/maze")
+    reached = f["to_goal"] >= 0
+    phased += bool((phase[b].numpy()[reached] == f["to_goal"][reached] % PHASE).all())
+print(sys.argv[1], f"exact first pass {exact}/{len(ex)}, phase right everywhere reached {phased}/{len(ex)}, "
+      f"{dt/len(ex):.3f} s/maze")

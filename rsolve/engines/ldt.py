@@ -34,9 +34,9 @@ from .neural import device_for, load_model
 
 # A walk takes several branches (each undoable, each closed by the sound rules) on
 # one pass's eliminations and value logits. Sudoku: 16, chosen on the validation
-# split (bench/ldt_passes.py, README "LDT throughput"): a pass costs ~50 closures,
-# and the value head's order still guides branches a few cells deep; with
-# --propagate none the network re-reads every branch (no rules to walk with).
+# splits (bench/ldt_tune.py, README "LDT throughput"): a pass costs about as much as
+# twenty closures of the batch, and the value head's order still guides branches a
+# few cells deep; with --propagate none the network re-reads every branch.
 WALK = {"sudoku": 16, "maze": 16}
 GRID_WALK, GRID_ROUNDS = 1024, 4  # a grid-network pass walks the whole path; a maze it misses costs 4 passes
 ROUNDS = {"sudoku": 1000, "maze": 32}
@@ -58,7 +58,7 @@ class LDTEngine:
                               f"use none or {RULES[kind]}")
         self.kind, self.device = kind, device_for(device)
         self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)
-        # the grid network's path marks and trace order hold for the whole walk from S
+        # the grid network's path marks and distance phases hold for the whole walk from S
         grid = getattr(self.model, "any_size", False)
         walk, rounds = (GRID_WALK, GRID_ROUNDS) if grid else (WALK[kind], ROUNDS[kind])
         if opt["propagate"] == "none" and not grid:
