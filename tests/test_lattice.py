@@ -47,6 +47,47 @@ def test_bottom_detects_contradictions():
     assert d.bottom(empty, static)[0]
 
 
+def _random_branch_states(side: int, count: int, seed: int) -> torch.Tensor:
+    """States like a search's: a puzzle's closed top after a few branches (mostly
+    the solution's value, sometimes a wrong one) and network-like eliminations of
+    values that are not the solution's, then closed again or not; some consistent,
+    some bottom."""
+    from rsolve.lattice.sudoku import SudokuLattice
+
+    lat, g = SudokuLattice(side), torch.Generator().manual_seed(seed)
+    pairs = [(p, sol) for p, sol, _ in iter_sudoku(seed=seed, count=count, side=side)]
+    cand = lat.settle_matrix(lat.top(torch.tensor([p.cells for p, _ in pairs])))[0]
+    solution = torch.nn.functional.one_hot(torch.tensor([sol.cells for _, sol in pairs]) - 1, side).bool()
+    rows = torch.arange(count)
+    for step in range(3):
+        cell = torch.randint(side * side, (count,), generator=g)
+        wrong = torch.randint(side, (count,), generator=g)
+        value = torch.where(torch.rand(count, generator=g) < 0.8, solution[rows, cell].int().argmax(-1), wrong)
+        cand = cand & ~((torch.rand(cand.shape, generator=g) < 0.2) & ~solution)
+        cand[rows, cell] = False
+        cand[rows, cell, value] = True
+        if step < 2:
+            cand = torch.where((torch.rand(count, generator=g) < 0.5)[:, None, None], lat.settle_matrix(cand)[0], cand)
+    return cand
+
+
+@pytest.mark.parametrize("side", [4, 9, 16])
+def test_unit_propagation_closure_equals_the_matrix_closure(side):
+    """The CPU closure (python-sat unit propagation) and the batched matrix closure
+    reach the same states and the same bottom verdicts."""
+    from rsolve.lattice.sudoku import SudokuLattice, unit_propagation
+
+    cand = _random_branch_states(side, 24 if side == 16 else 60, seed=side)
+    lat = SudokuLattice(side)
+    want, want_bottom = lat.settle_matrix(cand)
+    got, got_bottom = unit_propagation(side).settle(cand)
+    assert (got <= cand).all()
+    assert torch.equal(got_bottom, want_bottom)
+    assert torch.equal(got_bottom, lat.bottom(want))
+    assert torch.equal(got[~got_bottom], want[~want_bottom])
+    assert 0 < int(got_bottom.sum()) < len(cand)  # both kinds were exercised
+
+
 def test_projection_never_touches_givens_or_revives():
     d = domain_for("sudoku")
     p, _, _ = next(iter_sudoku(seed=1, count=1))

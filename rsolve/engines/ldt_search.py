@@ -31,7 +31,10 @@ class Search:
         self.opt, self.model, self.gen = engine.opt, engine.model, engine.gen
         self.domain, self.pool, self.slots = domain, pool, slots
         self.k = k = self.opt["chains"]
-        self.close = domain.close if self.opt["propagate"] != "none" else (lambda c, s: c)
+        if self.opt["propagate"] != "none":
+            self.close, self.settle = domain.close, domain.settle
+        else:
+            self.close, self.settle = (lambda c, s: c), (lambda c, s: (c, domain.bottom(c, s)))
         self.root = self.fixed = self.static = self.cand = None  # allocated by the first admit
         dev = domain.device
         self.owner = torch.arange(slots, device=dev).repeat_interleave(k)  # chain -> slot
@@ -152,9 +155,9 @@ class Search:
             self.stats[p]["rounds"] += 1
         st = self.static[owners]
         projected, dropped, fired, value, relaxed = self._project(rows)
-        closed = self.close(projected, st)
+        closed, bottom = self.settle(projected, st)
         by_rules = (projected & ~closed).flatten(1).sum(-1)
-        bad = self.domain.bottom(closed, st) | fired
+        bad = bottom | fired
         for j, p in enumerate(owners.tolist()):
             self.stats[p]["eliminated_by_network"] += int(dropped[j])
             self.stats[p]["eliminated_by_rules"] += int(by_rules[j])
@@ -184,21 +187,39 @@ class Search:
         return projected, torch.where(relaxed, 0, dropped), fired, value, relaxed
 
     def _walk(self, rows, closed, bad, value, deducing) -> None:
-        """Settle answers and contradictions, then branch; a walk (mazes) repeats this
-        several times on one pass's value logits, Sudoku once per pass."""
-        steps, st = self.opt["walk"], self.static[self.owner[rows]]
-        live = torch.arange(len(rows), device=bad.device)
-        for step in range(steps):
+        """Settle answers and contradictions, then branch, up to `walk` branches per
+        chain on this pass's value logits (mazes walk a whole path, Sudoku 16 cells).
+        Every live chain makes one move per step, a branch or, from a contradiction,
+        a backtrack (backtracks do not use up the walk), and one closure settles the
+        moves of all chains at once."""
+        o, owners = self.opt, self.owner[rows]
+        st, steps = self.static[owners], o["walk"]
+        may_branch = torch.ones_like(bad)
+        if o["branch"] == "stuck":  # a chain that deduced this pass gets another pass before guessing
+            may_branch &= ~deducing
+        branches = torch.zeros(len(rows), dtype=torch.long, device=bad.device)
+        while True:
+            live = (~self.done[owners]).nonzero().flatten()
             self._accept_answers(rows, live, closed, bad)
-            recovered = self._recover_all(rows, live, closed, bad)
-            # a walk goes on from undone states; a one-branch round leaves them to the next pass
-            keep_on = ~self.done[self.owner[rows[live]]] & (~recovered[live] if steps == 1 else True)
-            if step == 0 and self.opt["branch"] == "stuck":
-                keep_on &= ~deducing[live]
-            live = live[keep_on]
-            if not len(live):
+            live = live[~self.done[owners[live]]]
+            back = live[bad[live]]
+            fwd = live[~bad[live] & may_branch[live] & (branches[live] < steps)]
+            if not len(back) and not len(fwd):
                 return
-            self._branch(rows, live, closed, bad, value, st)
+            if steps == 1:  # a one-branch round leaves a recovered chain to the next pass
+                may_branch[back] = False
+            moved, states = self._branch(rows, fwd, closed, value, st)
+            branches[fwd] += 1
+            for j in back.tolist():
+                state = self._backtrack(int(rows[j]), int(owners[j]))
+                if state is None:  # restarted, climbed or done: the state needs no closure
+                    closed[j], bad[j] = self.cand[rows[j]], False
+                else:
+                    moved.append(j)
+                    states.append(state)
+            if moved:
+                idx = torch.tensor(moved, device=bad.device)
+                closed[idx], bad[idx] = self.settle(torch.cat(states) if len(states) > 1 else states[0], st[idx])
 
     def _accept_answers(self, rows, live, closed, bad) -> None:
         decided = self.domain.decided(closed[live], self.static[self.owner[rows[live]]]) & ~bad[live]
@@ -213,59 +234,34 @@ class Search:
             else:
                 bad[j] = True
 
-    def _recover_all(self, rows, live, closed, bad) -> torch.Tensor:
-        """Contradicting chains restart or undo a branch; returns which rows did."""
-        recovered = torch.zeros_like(bad)
-        todo = [(j, int(rows[j]), int(self.owner[rows[j]])) for j in live[bad[live]].tolist()]
-        todo = [(j, row, p) for j, row, p in todo if not self.done[p]]
-        self._recover([(row, p) for _, row, p in todo])
-        for j, row, _ in todo:
-            closed[j], bad[j], recovered[j] = self.cand[row], False, True
-        return recovered
-
-    def _branch(self, rows, live, closed, bad, value, st) -> None:
-        cell, val = choose_branch(self.domain, closed[live], st[live], value[live], self.opt["temperature"], self.gen)
-        for j, c, v in zip(live.tolist(), cell.tolist(), val.tolist()):
+    def _branch(self, rows, fwd, closed, value, st) -> tuple[list[int], list]:
+        """Branch the chains `fwd`: push each state and its choice, return the rows
+        moved and their new (unclosed) states."""
+        if not len(fwd):
+            return [], []
+        cell, val = choose_branch(self.domain, closed[fwd], st[fwd], value[fwd], self.opt["temperature"], self.gen)
+        for j, c, v in zip(fwd.tolist(), cell.tolist(), val.tolist()):
             self.stacks[int(rows[j])].append((closed[j].clone(), c, v))
             self.stats[int(self.owner[rows[j]])]["branches"] += 1
-        closed[live] = self.close(assign(closed[live], torch.arange(len(live), device=live.device), cell, val),
-                                  st[live])
-        bad[live] = self.domain.bottom(closed[live], st[live])
+        return fwd.tolist(), [assign(closed[fwd], torch.arange(len(fwd), device=fwd.device), cell, val)]
 
     # --- contradictions ---
 
-    def _recover(self, chains: list[tuple[int, int]]) -> None:
-        """Chains (row, puzzle) hit a contradiction: restart them, or backtrack each to its
-        last branch's complement, closing the candidates of all of them in one batch
-        (a chain whose complement is bottom too pops again, in the next batch)."""
+    def _backtrack(self, row: int, p: int):
+        """A chain hit a contradiction: restart it, or undo its last branch. Returns the
+        branch's complement (1, ...) to close, or None when the chain's state was reset."""
         if self.opt["search"] == "restart":
-            for row, p in chains:
-                self.stats[p]["restarts"] += 1
-                self.cand[row] = self.root[p]
-            return
-        while chains:
-            popped, states = [], []
-            for row, p in chains:
-                if self.done[p]:
-                    continue
-                if not self.stacks[row]:
-                    self._climb(row, p)
-                    continue
-                parent, cell, value = self.stacks[row].pop()
-                state = parent.clone()
-                state[cell, value] = False
-                popped.append((row, p))
-                states.append(state)
-                self.stats[p]["backtracks"] += 1
-            if not states:
-                return
-            static = self.static[torch.tensor([p for _, p in popped], device=self.static.device)]
-            closed = self.close(torch.stack(states), static)
-            bottom = self.domain.bottom(closed, static).tolist()
-            for (row, _), state, dead in zip(popped, closed, bottom):
-                if not dead:
-                    self.cand[row] = state
-            chains = [chain for chain, dead in zip(popped, bottom) if dead]
+            self.stats[p]["restarts"] += 1
+            self.cand[row] = self.root[p]
+            return None
+        if not self.stacks[row]:
+            self._climb(row, p)
+            return None
+        parent, cell, value = self.stacks[row].pop()
+        state = parent.clone()
+        state[cell, value] = False
+        self.stats[p]["backtracks"] += 1
+        return state[None]
 
     def _climb(self, row: int, p: int) -> None:
         """A chain's stack ran dry: retry stricter, then relaxed; a relaxed chain that

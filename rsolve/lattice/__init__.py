@@ -3,7 +3,8 @@ functions (layer 2: imports puzzles and torch, nothing above).
 
 A domain works on batched boolean tensors `cand` (B, cells, values) and knows
 how to encode puzzles, feed a network (`inputs`), close a state under its sound
-rules, detect bottom, pick branching cells and decode an answer.
+rules, detect bottom (`settle` does both at once), pick branching cells and
+decode an answer.
 """
 
 

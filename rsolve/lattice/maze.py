@@ -119,6 +119,10 @@ class MazeDomain:
         touch = self._path_neighbours(torch.from_numpy(prefix).to(cand.device)) > 0
         return torch.from_numpy(path & ~prefix & ~end).to(cand.device) & touch
 
+    def settle(self, cand: torch.Tensor, static: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        closed = self.close(cand, static)
+        return closed, self.bottom(closed, static)
+
     def bottom(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         ends = static[..., START_CH].bool() | static[..., GOAL_CH].bool()
         isolated_end = (ends & (self._path_neighbours(cand[..., ON_PATH]) < 1)).any(-1)

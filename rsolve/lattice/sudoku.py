@@ -19,6 +19,7 @@ import torch
 
 from ..puzzles.sudoku import geometry
 from ..puzzles.symmetry import sudoku_symmetry
+from .sudoku_units import UnitPropagation
 
 
 class SudokuLattice:
@@ -59,10 +60,22 @@ class SudokuLattice:
     def solved(self, cand: torch.Tensor) -> torch.Tensor:
         return (cand.sum(-1) == 1).all(-1) & ~self.bottom(cand)
 
-    def close_singles(self, cand: torch.Tensor, max_rounds: int = 100) -> torch.Tensor:
-        """Naked and hidden singles to a fixed point (sound: never removes a solution).
-        The state is laid out (N, B*side) while it runs, so each rule is one matrix
-        product over the whole batch."""
+    def close_singles(self, cand: torch.Tensor) -> torch.Tensor:
+        return self.settle_singles(cand)[0]
+
+    def settle_singles(self, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Naked and hidden singles to a fixed point (sound: never removes a solution),
+        and which rows came out bottom: by unit propagation row by row on the CPU
+        (rsolve.lattice.sudoku_units), as batched matrix products elsewhere. Both
+        give the same states."""
+        if cand.device.type == "cpu":
+            return unit_propagation(self.side).settle(cand.contiguous())
+        return self.settle_matrix(cand)
+
+    def settle_matrix(self, cand: torch.Tensor, max_rounds: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batched closure: the state is laid out (N, B*side) while it runs, so each
+        rule is one matrix product over the whole batch, and the bottom check reuses
+        that layout instead of a second pass over the batch."""
         b, n, v = cand.shape
         c = cand.transpose(0, 1).reshape(n, b * v)
         for _ in range(max_rounds):
@@ -79,12 +92,22 @@ class SudokuLattice:
             if torch.equal(new, c):
                 break
             c = new
-        return c.view(n, b, v).transpose(0, 1).contiguous()
+        cells = c.view(n, b, v)
+        counts = cells.sum(-1)  # (N, B)
+        fixed = (cells & (counts == 1).unsqueeze(-1)).view(n, b * v).float()
+        unit_bad = (self.units @ fixed > 1) | (self.units @ c.float() == 0)  # (3n, B*side)
+        bottom = (counts == 0).any(0) | unit_bad.view(-1, b, v).any(-1).any(0)
+        return cells.transpose(0, 1).contiguous(), bottom
 
     def decode(self, cand: torch.Tensor) -> torch.Tensor:
         """(B, N) values of singleton cells (0 elsewhere)."""
         fixed = cand.sum(-1) == 1
         return torch.where(fixed, cand.float().argmax(-1) + 1, torch.zeros_like(fixed, dtype=torch.long))
+
+
+@lru_cache(maxsize=None)
+def unit_propagation(side: int) -> UnitPropagation:
+    return UnitPropagation(side)
 
 
 @lru_cache(maxsize=None)
@@ -113,6 +136,10 @@ class SudokuDomain:
 
     def close(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         return self.lattice.close_singles(cand)
+
+    def settle(self, cand: torch.Tensor, static: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(closed states, bottom per row) in one go."""
+        return self.lattice.settle_singles(cand)
 
     def bottom(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         return self.lattice.bottom(cand)

@@ -8,10 +8,10 @@ assumptions (rebuilding the clause set per puzzle is ~40x slower).
 
 from __future__ import annotations
 
-import atexit
-import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 
+from ..puzzles.cnf import sat_solver, sudoku_clauses
 from ..puzzles.sudoku import Sudoku, geometry, symbol, unit_getters
 
 # Fastest incremental solvers first, measured on puzzles6_forum_hardest_1106
@@ -52,40 +52,12 @@ def check_sudoku(puzzle: Sudoku, answer: Sudoku) -> Verdict:
     return Verdict(True)
 
 
-def _clauses(side: int) -> list[list[int]]:
-    """Exactly-one per cell and per (unit, value), pairwise at-most-one."""
-    geo = geometry(side)
-
-    def var(cell: int, value: int) -> int:  # value 1..side
-        return cell * side + value
-
-    groups = [[var(c, v) for v in range(1, side + 1)] for c in range(side * side)]
-    groups += [[var(c, v) for c in unit] for unit in geo.units for v in range(1, side + 1)]
-    out = []
-    for group in groups:
-        out.append(group)
-        out.extend([-a, -b] for a, b in itertools.combinations(group, 2))
-    return out
-
-
 class SudokuSAT:
     """One reusable SAT solver for all puzzles of one side."""
 
     def __init__(self, side: int):
-        from pysat import solvers
-        from pysat.solvers import Solver, SolverNames
-
-        # python-sat swaps in its own SIGINT handler around every call it thinks runs on
-        # the main thread: Ctrl-C then surfaces as its own error, and where the shell
-        # ignores SIGINT the handler swap corrupts the heap (seen: "corrupted double-linked
-        # list", exit 134). A Sudoku call takes milliseconds, so Python's own handling of
-        # Ctrl-C between calls is enough: tell python-sat to leave signals alone.
-        solvers.MainThread.check = staticmethod(lambda: False)
-
         self.side = side
-        name = next(n for n in SOLVER_PREFERENCE if hasattr(SolverNames, n))
-        self.solver = Solver(name=name, bootstrap_with=_clauses(side))
-        self.solver_name = name
+        self.solver, self.solver_name = sat_solver(SOLVER_PREFERENCE, sudoku_clauses(side))
         self._next_var = side ** 3 + 1  # fresh activation literals for blocking clauses
 
     def _assumptions(self, puzzle: Sudoku) -> list[int]:
@@ -132,20 +104,7 @@ class SudokuSAT:
         return not other
 
 
-_SOLVERS: dict[int, SudokuSAT] = {}
-
-
+@lru_cache(maxsize=None)
 def sat_for(side: int) -> SudokuSAT:
     """The shared solver for one side, built on first use."""
-    if side not in _SOLVERS:
-        if not _SOLVERS:
-            atexit.register(_close_all)
-        _SOLVERS[side] = SudokuSAT(side)
-    return _SOLVERS[side]
-
-
-def _close_all() -> None:
-    # pysat's own finaliser fails noisily if it runs during interpreter teardown
-    for sat in _SOLVERS.values():
-        sat.solver.delete()
-    _SOLVERS.clear()
+    return SudokuSAT(side)
