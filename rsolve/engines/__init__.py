@@ -78,7 +78,7 @@ LDT_OPTIONS = (
          "mazes) or none (the network alone deduces)", choices=("auto", "none", "singles", "dead-ends"), flag=True),
     _opt("search", str, "backtrack", "on a contradiction: undo the last branch, or restart the chain",
          choices=("backtrack", "restart"), flag=True),
-    _opt("chains", int, None, "parallel chains per puzzle (default: Sudoku 2, mazes 1)", min=1, max=256, flag=True),
+    _opt("chains", int, None, "parallel chains per puzzle (default: 1; Sudoku with --propagate none 2)", min=1, max=256, flag=True),
     _opt("rounds", int, None, "round budget per puzzle (default: Sudoku 1000, mazes 32)", min=1, max=100_000,
          flag=True),
     _opt("threshold", float, None, "keep-probability under which a candidate is dropped (default: the "
@@ -87,7 +87,7 @@ LDT_OPTIONS = (
     _opt("conflict", float, 0.6, "conflict-head probability that counts as a contradiction", min=0.0, max=1.0),
     _opt("loops", int, None, "network loops per pass (the maze grid network: iterations; default: the "
          "checkpoint's, or until the grid network settles)", min=1, max=16384),
-    _opt("walk", int, None, "branches per round on one network pass (default: Sudoku 16, 1 with "
+    _opt("walk", int, None, "branches per round on one network pass (default: Sudoku 32, 1 with "
          "propagate=none; mazes 16; the maze grid network 1024)", min=1, max=4096),
     _opt("branch", str, "always", "branch after every pass, or only when a pass removed nothing",
          choices=("always", "stuck")),

@@ -33,14 +33,17 @@ from .ldt_search import Search
 from .neural import device_for, load_model
 
 # A walk takes several branches (each undoable, each closed by the sound rules) on
-# one pass's eliminations and value logits. Sudoku: 16, chosen on the validation
-# splits (bench/ldt_tune.py, README "LDT throughput"): a pass costs about as much as
-# twenty closures of the batch, and the value head's order still guides branches a
-# few cells deep; with --propagate none the network re-reads every branch.
-WALK = {"sudoku": 16, "maze": 16}
+# one pass's eliminations and value logits. Sudoku: 32 branches and one chain, chosen
+# on the validation splits (bench/ldt_tune.py, README "LDT throughput"): with the
+# closure at ~0.1 ms a state a pass costs as much as a few hundred closures, and the
+# value head's order still guides a search many cells deep. With --propagate none
+# there are no rules to walk with (the network re-reads every branch) and two chains
+# need fewer rounds and share each pass (also chosen on the validation split).
+WALK = {"sudoku": 32, "maze": 16}
 GRID_WALK, GRID_ROUNDS = 1024, 4  # a grid-network pass walks the whole path; a maze it misses costs 4 passes
 ROUNDS = {"sudoku": 1000, "maze": 32}
-CHAINS = {"sudoku": 2, "maze": 1}  # chosen on validation sets (README, "LDT results")
+CHAINS = {"sudoku": 1, "maze": 1}
+CHAINS_NETWORK_ALONE = {"sudoku": 2, "maze": 1}  # with --propagate none
 RULES = {"sudoku": "singles", "maze": "dead-ends"}
 DEFAULT_THRESHOLD = 0.1
 
@@ -61,9 +64,10 @@ class LDTEngine:
         # the grid network's path marks and distance phases hold for the whole walk from S
         grid = getattr(self.model, "any_size", False)
         walk, rounds = (GRID_WALK, GRID_ROUNDS) if grid else (WALK[kind], ROUNDS[kind])
+        chains = CHAINS_NETWORK_ALONE[kind] if opt["propagate"] == "none" else CHAINS[kind]
         if opt["propagate"] == "none" and not grid:
             walk = 1
-        defaults = dict(chains=CHAINS[kind], rounds=rounds, walk=walk,
+        defaults = dict(chains=chains, rounds=rounds, walk=walk,
                         threshold=float(ckpt.config.get("threshold", DEFAULT_THRESHOLD)))
         self.opt = {k: (defaults[k] if v is None and k in defaults else v) for k, v in opt.items()}
         if self.opt["precision"] == "bf16" and not native_bf16(self.device):

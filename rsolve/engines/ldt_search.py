@@ -210,13 +210,19 @@ class Search:
                 may_branch[back] = False
             moved, states = self._branch(rows, fwd, closed, value, st)
             branches[fwd] += 1
-            for j in back.tolist():
-                state = self._backtrack(int(rows[j]), int(owners[j]))
-                if state is None:  # restarted, climbed or done: the state needs no closure
-                    closed[j], bad[j] = self.cand[rows[j]], False
+            undone, parents = [], []
+            for j, row, p in zip(back.tolist(), rows[back].tolist(), owners[back].tolist()):
+                undo = self._backtrack(row, p)
+                if undo is None:  # restarted, climbed or done: the state needs no closure
+                    closed[j], bad[j] = self.cand[row], False
                 else:
-                    moved.append(j)
-                    states.append(state)
+                    undone.append(j)
+                    parents.append(undo)
+            if parents:  # each undone branch's complement: its parent without the value tried
+                parent, cell, val = zip(*parents)
+                state = torch.stack(parent)
+                state[torch.arange(len(parent)), torch.tensor(cell), torch.tensor(val)] = False
+                moved, states = moved + undone, states + [state]
             if moved:
                 idx = torch.tensor(moved, device=bad.device)
                 closed[idx], bad[idx] = self.settle(torch.cat(states) if len(states) > 1 else states[0], st[idx])
@@ -240,16 +246,18 @@ class Search:
         if not len(fwd):
             return [], []
         cell, val = choose_branch(self.domain, closed[fwd], st[fwd], value[fwd], self.opt["temperature"], self.gen)
-        for j, c, v in zip(fwd.tolist(), cell.tolist(), val.tolist()):
-            self.stacks[int(rows[j])].append((closed[j].clone(), c, v))
-            self.stats[int(self.owner[rows[j]])]["branches"] += 1
-        return fwd.tolist(), [assign(closed[fwd], torch.arange(len(fwd), device=fwd.device), cell, val)]
+        parents = closed[fwd]
+        for parent, row, p, c, v in zip(parents, rows[fwd].tolist(), self.owner[rows[fwd]].tolist(),
+                                        cell.tolist(), val.tolist()):
+            self.stacks[row].append((parent.clone(), c, v))  # its own copy: a view would pin the batch
+            self.stats[p]["branches"] += 1
+        return fwd.tolist(), [assign(parents, torch.arange(len(fwd), device=fwd.device), cell, val)]
 
     # --- contradictions ---
 
     def _backtrack(self, row: int, p: int):
         """A chain hit a contradiction: restart it, or undo its last branch. Returns the
-        branch's complement (1, ...) to close, or None when the chain's state was reset."""
+        branch undone (parent state, cell, value), or None when the chain's state was reset."""
         if self.opt["search"] == "restart":
             self.stats[p]["restarts"] += 1
             self.cand[row] = self.root[p]
@@ -257,11 +265,8 @@ class Search:
         if not self.stacks[row]:
             self._climb(row, p)
             return None
-        parent, cell, value = self.stacks[row].pop()
-        state = parent.clone()
-        state[cell, value] = False
         self.stats[p]["backtracks"] += 1
-        return state[None]
+        return self.stacks[row].pop()
 
     def _climb(self, row: int, p: int) -> None:
         """A chain's stack ran dry: retry stricter, then relaxed; a relaxed chain that

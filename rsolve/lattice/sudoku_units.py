@@ -48,16 +48,23 @@ class UnitPropagation:
         taken = (self.peers @ (state & fixed[..., None]).astype(np.float32)) > 0
         lits = np.where(fixed[..., None], np.where(state, self.var, 0), np.where(state | taken, 0, -self.var))
         lits = lits.reshape(len(state), -1)
-        out = state.copy().reshape(len(state), -1)
+        keep = lits != 0
+        flat, ends = lits[keep], np.cumsum(keep.sum(1))
         bottom = np.zeros(len(state), dtype=bool)
-        propagate = self.solver.propagate
-        for i, row in enumerate(lits):
-            ok, assigned = propagate(assumptions=row[row != 0].tolist())
-            if not ok:
+        propagate, found, start = self.solver.propagate, [], 0
+        for i, end in enumerate(ends.tolist()):
+            ok, assigned = propagate(assumptions=flat[start:end].tolist())
+            start = end
+            if ok:
+                found.append(np.fromiter(assigned, dtype=np.int64, count=len(assigned)))
+            else:
                 bottom[i] = True
-                continue
-            assigned = np.fromiter(assigned, dtype=np.int64, count=len(assigned))
-            removed = -assigned[assigned < 0] - 1
-            out[i] = True
-            out[i, removed] = False
+        # every literal propagation set, as (row, variable) pairs; the false ones are removed
+        out = np.ones_like(lits, dtype=bool)
+        if found:
+            assigned = np.concatenate(found)
+            rows = np.repeat(np.flatnonzero(~bottom), [len(f) for f in found])
+            false = assigned < 0
+            out[rows[false], -assigned[false] - 1] = False
+        out[bottom] = state.reshape(len(state), -1)[bottom]
         return torch.from_numpy(out.reshape(state.shape)), torch.from_numpy(bottom)
