@@ -1,7 +1,9 @@
-"""The Sudoku closure, two ways, on the states an LDT search settles: the batched
-matrix closure (SudokuLattice.settle_matrix, what a GPU runs) against unit
-propagation by python-sat (rsolve.lattice.sudoku_units, what the CPU runs), in
-the same run, on the same batches; also checks they agree.
+"""The Sudoku closure, three ways, on the batches of states an LDT search settles:
+the batched matrix closure (SudokuLattice.settle_matrix, what a GPU runs), unit
+propagation by python-sat (rsolve.lattice.sudoku_units) and the numpy bitmask
+closure (rsolve.lattice.sudoku_bits), in the same run, on the same batches, by
+batch size (the CPU picks between the last two by it: BITMASK_FROM); also checks
+that all three agree.
 
 Usage: python bench/closure.py DATASET [LIMIT]   (run it with nothing else on the machine)
 """
@@ -34,27 +36,43 @@ def visited_batches(path: str, limit: int) -> list[torch.Tensor]:
     return seen
 
 
+BUCKETS = (1, 4, 8, 16, 23, 32, 64, 128, 10 ** 9)
+
+
 def main(argv: list[str]) -> None:
     path, limit = argv[0], int(argv[1]) if len(argv) > 1 else 64
     batches = visited_batches(path, limit)
-    lattice, units = sudoku.SudokuLattice(9), sudoku.unit_propagation(9)
-    timing = {"matrix": 0.0, "unit propagation": 0.0}
+    closures = {"matrix": sudoku.SudokuLattice(9).settle_matrix, "unit propagation": sudoku.unit_propagation(9).settle,
+                "bitmask": sudoku.bitmask_closure(9).settle}
+    spent = {(name, b): 0.0 for name in closures for b in BUCKETS}
+    calls = dict.fromkeys(BUCKETS, 0)
     for cand in batches:
-        t0 = time.perf_counter()
-        want, want_bottom = lattice.settle_matrix(cand)
-        t1 = time.perf_counter()
-        got, got_bottom = units.settle(cand)
-        t2 = time.perf_counter()
-        timing["matrix"] += t1 - t0
-        timing["unit propagation"] += t2 - t1
-        if not (torch.equal(got_bottom, want_bottom) and torch.equal(got[~got_bottom], want[~want_bottom])):
-            raise SystemExit("the two closures disagree")
+        bucket = next(b for b in BUCKETS if len(cand) <= b)
+        calls[bucket] += 1
+        out = {}
+        for name, settle in closures.items():
+            t0 = time.perf_counter()
+            out[name] = settle(cand)
+            spent[name, bucket] += time.perf_counter() - t0
+        want, want_bottom = out["matrix"]
+        for got, got_bottom in out.values():
+            if not (torch.equal(got_bottom, want_bottom) and torch.equal(got[~got_bottom], want[~want_bottom])):
+                raise SystemExit("the closures disagree")
     rows = sum(len(c) for c in batches)
-    print(f"{path} (first {limit} puzzles): {len(batches)} closure calls, {rows} states, "
-          f"{rows / len(batches):.1f} per call, torch threads {torch.get_num_threads()}; both agree")
-    for name, sec in timing.items():
-        print(f"{name:<18} {sec:7.2f} s  {1e6 * sec / rows:7.1f} us/state")
-    print(f"unit propagation is {timing['matrix'] / timing['unit propagation']:.2f}x faster")
+    print(f"{path} (first {limit} puzzles, engine defaults): {len(batches)} closure calls, {rows} states, "
+          f"torch threads {torch.get_num_threads()}; all three agree")
+    print(f"{'rows per call':<14} {'calls':>6}" + "".join(f" {name + ' ms/call':>24}" for name in closures))
+    low = 1
+    for b in BUCKETS:
+        if calls[b]:
+            label = f"{low}-{b}" if b < 10 ** 9 else f"{low}+"
+            print(f"{label:<14} {calls[b]:6d}" + "".join(f" {1e3 * spent[n, b] / calls[b]:24.3f}" for n in closures))
+        low = b + 1
+    total = {n: sum(spent[n, b] for b in BUCKETS) for n in closures}
+    print("total s: " + ", ".join(f"{n} {t:.2f}" for n, t in total.items()))
+    chosen = sum(spent["bitmask" if b > sudoku.BITMASK_FROM - 1 else "unit propagation", b] for b in BUCKETS)
+    print(f"as the CPU picks (bitmask from {sudoku.BITMASK_FROM} rows): {chosen:.2f} s, "
+          f"{total['matrix'] / chosen:.2f}x faster than the matrix closure")
 
 
 if __name__ == "__main__":

@@ -158,9 +158,9 @@ class Search:
         closed, bottom = self.settle(projected, st)
         by_rules = (projected & ~closed).flatten(1).sum(-1)
         bad = bottom | fired
-        for j, p in enumerate(owners.tolist()):
-            self.stats[p]["eliminated_by_network"] += int(dropped[j])
-            self.stats[p]["eliminated_by_rules"] += int(by_rules[j])
+        for p, net, rules in zip(owners.tolist(), dropped.tolist(), by_rules.tolist()):
+            self.stats[p]["eliminated_by_network"] += net
+            self.stats[p]["eliminated_by_rules"] += rules
         deducing = ((dropped + by_rules) > 0) & ~relaxed  # with branch=stuck: another pass before guessing
         self._walk(rows, closed, bad, value, deducing)
         self.cand[rows] = closed

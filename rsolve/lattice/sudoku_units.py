@@ -12,7 +12,9 @@ as a conflict, which is a bottom state.
 On this CPU the batched matrix closure (SudokuLattice) pays a few microseconds of
 dispatch for each of ~20 tensor operations per round, and a batch runs as many
 rounds as its slowest row; MiniSat's propagation is C++ and stops each row at
-its own fixed point. bench/closure.py measures both on states a search visits.
+its own fixed point. Large batches go to the bitmask closure instead
+(rsolve.lattice.sudoku_bits); bench/closure.py measures all three on the batches a
+search settles.
 """
 
 from __future__ import annotations
