@@ -3,8 +3,10 @@ wrapping the parts the search calls (the network, the symmetry mapping around it
 projection, the sound closure, bottom/decided checks, branching, the verifier);
 the rest of the engine's time is the search's own bookkeeping (Python per row).
 
-Usage: python bench/ldt_profile.py DATASET [LIMIT] [-O KEY=VALUE ...]
-(run it with nothing else on the machine)."""
+Usage: python bench/ldt_profile.py DATASET [LIMIT] [--stream SLOTS] [-O KEY=VALUE ...]
+(run it with nothing else on the machine). Without --stream the puzzles run as one
+batch; with it they stream through an engine session of SLOTS puzzles (continuous
+batching, as `rsolve solve` and `rsolve eval` run them: 64 slots by default)."""
 
 from __future__ import annotations
 
@@ -41,12 +43,28 @@ def timed(name, fn):
     return wrapper
 
 
+def streamed(engine, puzzles: list, slots: int) -> list:
+    """Every puzzle through one engine session, new ones joining as slots free."""
+    session, todo, out = engine.session(slots), list(enumerate(puzzles)), [None] * len(puzzles)
+    while todo or session.busy():
+        room = slots - session.busy()
+        if room and todo:
+            session.add(todo[:room])
+            todo = todo[room:]
+        for i, attempt in session.step():
+            out[i] = attempt
+    return out
+
+
 def main(argv: list[str]) -> None:
     path, rest = argv[0], argv[1:]
     limit = int(rest.pop(0)) if rest and not rest[0].startswith("-") else 100
-    options = {}
+    options, stream = {}, 0
     while rest:
         flag, kv = rest.pop(0), rest.pop(0)
+        if flag == "--stream":
+            stream = int(kv)
+            continue
         assert flag == "-O", flag
         key, value = kv.split("=", 1)
         options[key] = value
@@ -70,13 +88,13 @@ def main(argv: list[str]) -> None:
         spent.pop("sound closure", None)
         spent.pop("sound closure and bottom check", None)
     t0 = time.perf_counter()
-    attempts = engine.solve_batch(puzzles)
+    attempts = engine.solve_batch(puzzles) if not stream else streamed(engine, puzzles, stream)
     total = time.perf_counter() - t0
     solved = sum(a.status == "found" for a in attempts)
     passes = sum(a.stats.get("passes", 0) for a in attempts)
     print(f"{path}: {len(puzzles)} puzzles, {solved} found, {total:.2f} s ({len(puzzles) / total:.2f}/s), "
           f"{passes / len(puzzles):.1f} passes per puzzle, torch threads {torch.get_num_threads()}, "
-          f"options {options or 'defaults'}")
+          f"options {options or 'defaults'}, {f'streamed through {stream} slots' if stream else 'one batch'}")
     pass_time = spent.pop("pass incl. symmetry and inputs", 0.0)
     network, mapping = spent["network (model forward)"], spent["symmetry mapping"]
     spent["network inputs and the rest of a pass"] = max(0.0, pass_time - network - mapping)
