@@ -221,7 +221,9 @@ class Search:
             if parents:  # each undone branch's complement: its parent without the value tried
                 parent, cell, val = zip(*parents)
                 state = torch.stack(parent)
-                state[torch.arange(len(parent)), torch.tensor(cell), torch.tensor(val)] = False
+                dev = state.device
+                state[torch.arange(len(parent), device=dev), torch.tensor(cell, device=dev),
+                      torch.tensor(val, device=dev)] = False
                 moved, states = moved + undone, states + [state]
             if moved:
                 idx = torch.tensor(moved, device=bad.device)
