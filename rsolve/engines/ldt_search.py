@@ -188,7 +188,7 @@ class Search:
 
     def _walk(self, rows, closed, bad, value, deducing) -> None:
         """Settle answers and contradictions, then branch, up to `walk` branches per
-        chain on this pass's value logits (mazes walk a whole path, Sudoku 16 cells).
+        chain on this pass's value logits (mazes walk a whole path, Sudoku 32 cells).
         Every live chain makes one move per step, a branch or, from a contradiction,
         a backtrack (backtracks do not use up the walk), and one closure settles the
         moves of all chains at once."""
