@@ -6,8 +6,8 @@ solution inside it) when a cell has no value left, a unit has lost every place
 for some value, or two fixed cells of a unit share a value. It is *solved* when
 every cell is a singleton and it is not bottom.
 
-`close_singles` is a sound transfer function: naked and hidden singles to a
-fixed point. It only removes values that no solution inside the state can take,
+`settle_singles` (and `close_singles`, its states only) is a sound transfer
+function: naked and hidden singles to a fixed point. It only removes values that no solution inside the state can take,
 so it never loses a solution; it is not a solver (it does no search).
 """
 

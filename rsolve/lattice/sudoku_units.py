@@ -34,11 +34,9 @@ class UnitPropagation:
         self.side, self.cells = side, side * side
         self.solver, self.solver_name = sat_solver(PROPAGATING, sudoku_clauses(side))
         self.var = np.arange(1, self.cells * side + 1, dtype=np.int64).reshape(self.cells, side)
-        peers = np.zeros((self.cells, self.cells), dtype=np.float32)
-        for unit in geometry(side).units:
-            peers[np.ix_(unit, unit)] = 1.0
-        np.fill_diagonal(peers, 0.0)
-        self.peers = peers
+        self.peers = np.zeros((self.cells, self.cells), dtype=np.float32)
+        for cell, peers in enumerate(geometry(side).peers):
+            self.peers[cell, list(peers)] = 1.0
 
     def settle(self, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(closed states, bottom per row) for a (B, N, side) bool CPU tensor. A bottom
