@@ -5,7 +5,8 @@ closure (rsolve.lattice.sudoku_bits), in the same run, on the same batches, by
 batch size (the CPU picks between the last two by it: BITMASK_FROM); also checks
 that all three agree.
 
-Usage: python bench/closure.py DATASET [LIMIT]   (run it with nothing else on the machine)
+Usage: python bench/closure.py DATASET [LIMIT] [--rules singles|locked]
+(run it with nothing else on the machine; the rules default to the engine's)
 """
 
 from __future__ import annotations
@@ -16,23 +17,24 @@ import time
 import torch
 
 from rsolve import engines
+from rsolve.engines.ldt import RULES
 from rsolve.lattice import sudoku
 from rsolve.puzzles.dataset import load_examples
 
 
-def visited_batches(path: str, limit: int) -> list[torch.Tensor]:
+def visited_batches(path: str, limit: int, rules: str) -> list[torch.Tensor]:
     puzzles = [e.puzzle for e in load_examples(path)[:limit]]
-    seen, settle = [], sudoku.SudokuLattice.settle_singles
+    seen, settle = [], sudoku.SudokuLattice.settle
 
-    def record(self, cand):
+    def record(self, cand, locked=False):
         seen.append(cand.clone())
-        return settle(self, cand)
+        return settle(self, cand, locked)
 
-    sudoku.SudokuLattice.settle_singles = record
+    sudoku.SudokuLattice.settle = record
     try:
-        engines.create("ldt", "sudoku", seed=0).solve_batch(puzzles)
+        engines.create("ldt", "sudoku", seed=0, options={"propagate": rules}).solve_batch(puzzles)
     finally:
-        sudoku.SudokuLattice.settle_singles = settle
+        sudoku.SudokuLattice.settle = settle
     return seen
 
 
@@ -40,10 +42,14 @@ BUCKETS = (1, 4, 7, 16, 32, 64, 128, 10 ** 9)
 
 
 def main(argv: list[str]) -> None:
+    rules = argv[argv.index("--rules") + 1] if "--rules" in argv else RULES["sudoku"]
+    argv = [a for i, a in enumerate(argv) if a != "--rules" and (i == 0 or argv[i - 1] != "--rules")]
     path, limit = argv[0], int(argv[1]) if len(argv) > 1 else 64
-    batches = visited_batches(path, limit)
-    closures = {"matrix": sudoku.SudokuLattice(9).settle_matrix, "unit propagation": sudoku.unit_propagation(9).settle,
-                "bitmask": sudoku.bitmask_closure(9).settle}
+    batches, locked = visited_batches(path, limit, rules), rules == "locked"
+    lattice = sudoku.SudokuLattice(9)
+    closures = {"matrix": lambda c: lattice.settle_matrix(c, locked),
+                "unit propagation": sudoku.unit_propagation(9, locked).settle,
+                "bitmask": sudoku.bitmask_closure(9, locked).settle}
     spent = {(name, b): 0.0 for name in closures for b in BUCKETS}
     calls = dict.fromkeys(BUCKETS, 0)
     for cand in batches:
@@ -59,7 +65,7 @@ def main(argv: list[str]) -> None:
             if not (torch.equal(got_bottom, want_bottom) and torch.equal(got[~got_bottom], want[~want_bottom])):
                 raise SystemExit("the closures disagree")
     rows = sum(len(c) for c in batches)
-    print(f"{path} (first {limit} puzzles, engine defaults): {len(batches)} closure calls, {rows} states, "
+    print(f"{path} (first {limit} puzzles, engine defaults, rules {rules}): {len(batches)} closure calls, {rows} states, "
           f"torch threads {torch.get_num_threads()}; all three agree")
     print(f"{'rows per call':<14} {'calls':>6}" + "".join(f" {name + ' ms/call':>24}" for name in closures))
     low = 1

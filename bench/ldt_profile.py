@@ -23,6 +23,7 @@ from rsolve.puzzles.dataset import load_examples
 
 spent: dict = defaultdict(float)
 calls: dict = defaultdict(int)
+rows: dict = defaultdict(int)  # batch rows per part (first argument's length)
 
 
 inside: list = []  # the part being timed: a part called from within another counts for the outer one
@@ -40,6 +41,7 @@ def timed(name, fn):
             inside.pop()
             spent[name] += time.perf_counter() - t0
             calls[name] += 1
+            rows[name] += len(args[0]) if args and hasattr(args[0], "shape") and args[0].dim() else 0
     return wrapper
 
 
@@ -94,14 +96,16 @@ def main(argv: list[str]) -> None:
     passes = sum(a.stats.get("passes", 0) for a in attempts)
     print(f"{path}: {len(puzzles)} puzzles, {solved} found, {total:.2f} s ({len(puzzles) / total:.2f}/s), "
           f"{passes / len(puzzles):.1f} passes per puzzle, torch threads {torch.get_num_threads()}, "
-          f"options {options or 'defaults'}, {f'streamed through {stream} slots' if stream else 'one batch'}")
+          f"options {options or 'defaults'}, "
+          f"{f'streamed through {stream} slots' if stream else 'one batch'}")
     pass_time = spent.pop("pass incl. symmetry and inputs", 0.0)
     network, mapping = spent["network (model forward)"], spent["symmetry mapping"]
     spent["network inputs and the rest of a pass"] = max(0.0, pass_time - network - mapping)
     parts = sorted(spent.items(), key=lambda kv: -kv[1])
-    print(f"{'part':<40} {'seconds':>8} {'share':>7} {'calls':>7}")
+    print(f"{'part':<40} {'seconds':>8} {'share':>7} {'calls':>7} {'rows/call':>9}")
     for name, sec in parts:
-        print(f"{name:<40} {sec:8.2f} {100 * sec / total:6.1f}% {calls.get(name, 0):7d}")
+        n = calls.get(name, 0)
+        print(f"{name:<40} {sec:8.2f} {100 * sec / total:6.1f}% {n:7d} {rows.get(name, 0) / max(n, 1):9.1f}")
     rest_time = total - sum(spent.values())
     print(f"{'search bookkeeping (the rest)':<40} {rest_time:8.2f} {100 * rest_time / total:6.1f}%")
 

@@ -84,7 +84,7 @@ def test_usage_errors_are_one_line_exit_2(tmp_path):
         (("solve", "-O", "steps=3", "-"), "no model among bfs, ldt, sat takes option 'steps'"),
         (("solve", "-m", "ldt", "--chains", "many", "-"), "option chains='many' (ldt): expected an integer"),
         (("solve", "-m", "ldt", "--threshold", "2", "-"), "must be in [0, 1]"),
-        (("solve", "-m", "ldt", "-O", "propagate=maybe", "-"), "choose from auto, none, singles, dead-ends"),
+        (("solve", "-m", "ldt", "-O", "propagate=maybe", "-"), "choose from auto, none, locked, singles, dead-ends"),
         (("solve", "-m", "trm", "-O", "novalue", "-"), "expected KEY=VALUE"),
         (("info", str(tmp_path / "nope")), "not a checkpoint folder"),
         (("eval", str(tmp_path / "nope.jsonl")), "no such file"),

@@ -83,11 +83,19 @@ def test_stats_and_other_shapes(tiny_ckpt):
         assert key in nine
 
 
+@pytest.mark.parametrize("rules", ["singles", "locked"])
+def test_both_sudoku_rule_sets_solve(tiny_ckpt, rules):
+    [r] = api.solve([HARD], model="ldt", checkpoint=str(tiny_ckpt), options={"propagate": rules, "rounds": 2000})
+    assert r.status == "solved" and r.verified and r.stats["eliminated_by_rules"] > 0
+
+
 def test_bad_options_and_checkpoints_are_one_line_errors(tiny_ckpt, tmp_path):
     with pytest.raises(EngineError, match="no option 'bogus'"):
         create("ldt", "sudoku", checkpoint=str(tiny_ckpt), bogus=1)
     with pytest.raises(EngineError, match="not a rule for sudoku"):
         create("ldt", "sudoku", checkpoint=str(tiny_ckpt), propagate="dead-ends")
+    with pytest.raises(EngineError, match="not a rule for maze puzzles; use none, dead-ends"):
+        create("ldt", "maze", checkpoint="ldt-maze", propagate="locked")
     with pytest.raises(EngineError, match="not maze"):
         create("ldt", "maze", checkpoint=str(tiny_ckpt))
     bad = tmp_path / "bad"

@@ -74,8 +74,9 @@ def _opt(name, type_, default, help_, **kw) -> Option:
 
 
 LDT_OPTIONS = (
-    _opt("propagate", str, "auto", "sound rules after each projection: auto (singles for Sudoku, dead-ends for "
-         "mazes) or none (the network alone deduces)", choices=("auto", "none", "singles", "dead-ends"), flag=True),
+    _opt("propagate", str, "auto", "sound rules after each projection: auto (Sudoku locked: naked and hidden "
+         "singles plus locked candidates; mazes dead-ends), singles (Sudoku: singles only) or none (the "
+         "network alone deduces)", choices=("auto", "none", "locked", "singles", "dead-ends"), flag=True),
     _opt("search", str, "backtrack", "on a contradiction: undo the last branch, or restart the chain",
          choices=("backtrack", "restart"), flag=True),
     _opt("chains", int, None, "parallel chains per puzzle (default: 1; Sudoku with --propagate none 2)", min=1, max=256, flag=True),

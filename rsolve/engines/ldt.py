@@ -44,7 +44,8 @@ GRID_WALK, GRID_ROUNDS = 1024, 4  # a grid-network pass walks the whole path; a 
 ROUNDS = {"sudoku": 1000, "maze": 32}
 CHAINS = {"sudoku": 1, "maze": 1}
 CHAINS_NETWORK_ALONE = {"sudoku": 2, "maze": 1}  # with --propagate none
-RULES = {"sudoku": "singles", "maze": "dead-ends"}
+RULES = {"sudoku": "locked", "maze": "dead-ends"}  # each kind's default sound rules
+OTHER_RULES = {"sudoku": ("singles",), "maze": ()}
 DEFAULT_THRESHOLD = 0.1
 
 
@@ -56,9 +57,9 @@ class LDTEngine:
         opt = dict(options)
         if opt["propagate"] == "auto":
             opt["propagate"] = RULES[kind]
-        elif opt["propagate"] not in ("none", RULES[kind]):
+        elif opt["propagate"] not in ("none", RULES[kind], *OTHER_RULES[kind]):
             raise EngineError(f"--propagate {opt['propagate']} is not a rule for {kind} puzzles; "
-                              f"use none or {RULES[kind]}")
+                              f"use {', '.join(('none', RULES[kind]) + OTHER_RULES[kind])}")
         self.kind, self.device = kind, device_for(device)
         self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)
         # the grid network's path marks and distance phases hold for the whole walk from S
@@ -82,7 +83,8 @@ class LDTEngine:
         key = (puzzle.side, puzzle.side) if self.kind == "sudoku" else (puzzle.height, puzzle.width)
         if key not in self._domains:
             shape = dict(side=key[0]) if self.kind == "sudoku" else dict(height=key[0], width=key[1])
-            domain = domain_for(self.kind, self.device, **shape)
+            rules = self.opt["propagate"] if self.opt["propagate"] != "none" else None
+            domain = domain_for(self.kind, self.device, rules=rules, **shape)
             if getattr(self.model, "any_size", False):  # the grid network, up to its size limit
                 # (larger mazes take the relaxed search: sound rules and branching)
                 fits = key[0] * key[1] <= GRID_MAX_CELLS

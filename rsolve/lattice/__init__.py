@@ -8,11 +8,13 @@ decode an answer.
 """
 
 
-def domain_for(kind: str, device="cpu", side: int = 9, height: int = 30, width: int = 30):
+def domain_for(kind: str, device="cpu", side: int = 9, height: int = 30, width: int = 30, rules: str | None = None):
+    """The domain of a puzzle kind and shape; `rules`: which sound closure (Sudoku:
+    singles, the default, or locked; mazes have one)."""
     if kind == "sudoku":
         from .sudoku import SudokuDomain
 
-        return SudokuDomain(side, device)
+        return SudokuDomain(side, device, rules or "singles")
     if kind == "maze":
         from .maze import MazeDomain
 

@@ -6,9 +6,12 @@ solution inside it) when a cell has no value left, a unit has lost every place
 for some value, or two fixed cells of a unit share a value. It is *solved* when
 every cell is a singleton and it is not bottom.
 
-`settle_singles` (and `close_singles`, its states only) is a sound transfer
-function: naked and hidden singles to a fixed point. It only removes values that no solution inside the state can take,
-so it never loses a solution; it is not a solver (it does no search).
+`settle` (and `close`, its states only) is a sound transfer function: naked and
+hidden singles to a fixed point, with `locked` also locked candidates (a value a
+box holds only where it meets one line leaves the rest of that line, and the
+converse: rsolve.puzzles.sudoku.segments). It only removes values that no
+solution inside the state can take, so it never loses a solution; it is not a
+solver (it does no search).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from functools import lru_cache
 
 import torch
 
-from ..puzzles.sudoku import geometry
+from ..puzzles.sudoku import geometry, segments
 from ..puzzles.symmetry import sudoku_symmetry
 from .sudoku_bits import BitmaskClosure
 from .sudoku_units import UnitPropagation
@@ -37,6 +40,18 @@ class SudokuLattice:
         peers = (units.T @ units > 0).float()
         peers.fill_diagonal_(0)
         self.peers = peers.to(device)  # (N, N)
+        segs = segments(side)
+        cells = torch.zeros(len(segs), self.cells)
+        for k, seg in enumerate(segs):
+            cells[k, list(seg.cells)] = 1.0
+        box = torch.tensor([s.box for s in segs])
+        line = torch.tensor([s.line for s in segs])
+        across = line < side  # row segments (else column segments)
+        other = 1.0 - torch.eye(len(segs))
+        # per segment: the other segments of its box in its direction, and of its line
+        self.seg_box = (((box[:, None] == box) & (across[:, None] == across)).float() * other).to(device)
+        self.seg_line = ((line[:, None] == line).float() * other).to(device)
+        self.seg_cells, self.cell_segs = cells.to(device), cells.t().contiguous().to(device)  # (S, N), (N, S)
 
     def top(self, cells: torch.Tensor) -> torch.Tensor:
         """The state of a puzzle: givens are singletons, blanks allow every value.
@@ -61,21 +76,23 @@ class SudokuLattice:
     def solved(self, cand: torch.Tensor) -> torch.Tensor:
         return (cand.sum(-1) == 1).all(-1) & ~self.bottom(cand)
 
-    def close_singles(self, cand: torch.Tensor) -> torch.Tensor:
-        return self.settle_singles(cand)[0]
+    def close(self, cand: torch.Tensor, locked: bool = False) -> torch.Tensor:
+        return self.settle(cand, locked)[0]
 
-    def settle_singles(self, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Naked and hidden singles to a fixed point (sound: never removes a solution),
-        and which rows came out bottom. On the CPU small batches go row by row to
-        unit propagation (rsolve.lattice.sudoku_units), larger ones to the bitmask
-        closure (rsolve.lattice.sudoku_bits); elsewhere batched matrix products.
-        All three give the same states."""
+    def settle(self, cand: torch.Tensor, locked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Naked and hidden singles (and with `locked` locked candidates) to a fixed
+        point (sound: never removes a solution), and which rows came out bottom. On
+        the CPU small batches go row by row to unit propagation
+        (rsolve.lattice.sudoku_units), larger ones to the bitmask closure
+        (rsolve.lattice.sudoku_bits); elsewhere batched matrix products. All three
+        give the same states."""
         if cand.device.type == "cpu":
             closure = bitmask_closure if len(cand) >= BITMASK_FROM.get(self.side, 1) else unit_propagation
-            return closure(self.side).settle(cand.contiguous())
-        return self.settle_matrix(cand)
+            return closure(self.side, locked).settle(cand.contiguous())
+        return self.settle_matrix(cand, locked)
 
-    def settle_matrix(self, cand: torch.Tensor, max_rounds: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    def settle_matrix(self, cand: torch.Tensor, locked: bool = False,
+                      max_rounds: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
         """The batched closure: the state is laid out (N, B*side) while it runs, so each
         rule is one matrix product over the whole batch, and the bottom check reuses
         that layout instead of a second pass over the batch."""
@@ -92,6 +109,8 @@ class SudokuLattice:
             new = torch.where(hidden.any(-1, keepdim=True), hidden, new.view(n, b, v))
             # a cell that is the only place for two values is a contradiction
             new = (new & ~(hidden.sum(-1, keepdim=True) > 1)).view(n, b * v)
+            if locked:
+                new = new & ~self._locked_out(new)
             if torch.equal(new, c):
                 break
             c = new
@@ -101,6 +120,14 @@ class SudokuLattice:
         unit_bad = (self.units @ fixed > 1) | (self.units @ c.float() == 0)  # (3n, B*side)
         bottom = (counts == 0).any(0) | unit_bad.view(-1, b, v).any(-1).any(0)
         return cells.transpose(0, 1).contiguous(), bottom
+
+    def _locked_out(self, c: torch.Tensor) -> torch.Tensor:
+        """(N, B*side): what locked candidates remove from c (laid out as in settle_matrix)."""
+        seg = self.seg_cells @ c.float() > 0  # the values each segment may hold
+        pointing = seg & ~(self.seg_box @ seg.float() > 0)  # its box holds these only here
+        claiming = seg & ~(self.seg_line @ seg.float() > 0)  # its line holds these only here
+        lose = (self.seg_line @ pointing.float() > 0) | (self.seg_box @ claiming.float() > 0)
+        return self.cell_segs @ lose.float() > 0
 
     def decode(self, cand: torch.Tensor) -> torch.Tensor:
         """(B, N) values of singleton cells (0 elsewhere)."""
@@ -114,13 +141,13 @@ BITMASK_FROM = {9: 8}
 
 
 @lru_cache(maxsize=None)
-def unit_propagation(side: int) -> UnitPropagation:
-    return UnitPropagation(side)
+def unit_propagation(side: int, locked: bool = False) -> UnitPropagation:
+    return UnitPropagation(side, locked)
 
 
 @lru_cache(maxsize=None)
-def bitmask_closure(side: int) -> BitmaskClosure:
-    return BitmaskClosure(side)
+def bitmask_closure(side: int, locked: bool = False) -> BitmaskClosure:
+    return BitmaskClosure(side, locked)
 
 
 @lru_cache(maxsize=None)
@@ -134,8 +161,13 @@ class SudokuDomain:
     kind = "sudoku"
     permute_values = True  # whether symmetries relabel values
 
-    def __init__(self, side: int = 9, device: str | torch.device = "cpu"):
-        self.side, self.device = side, torch.device(device)
+    RULES = ("singles", "locked")  # the sound closures, weakest first
+
+    def __init__(self, side: int = 9, device: str | torch.device = "cpu", rules: str = "singles"):
+        if rules not in self.RULES:
+            raise ValueError(f"no Sudoku rules {rules!r}; choose from {', '.join(self.RULES)}")
+        self.side, self.device, self.rules = side, torch.device(device), rules
+        self.locked = rules == "locked"
         self.lattice = SudokuLattice(side, device)
         self.cells, self.values, self.in_channels = side * side, side, side
 
@@ -148,11 +180,11 @@ class SudokuDomain:
         return cand.float()
 
     def close(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-        return self.lattice.close_singles(cand)
+        return self.lattice.close(cand, self.locked)
 
     def settle(self, cand: torch.Tensor, static: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(closed states, bottom per row) in one go."""
-        return self.lattice.settle_singles(cand)
+        return self.lattice.settle(cand, self.locked)
 
     def bottom(self, cand: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         return self.lattice.bottom(cand)

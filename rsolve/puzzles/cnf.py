@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import itertools
 
-from .sudoku import geometry
+from .sudoku import geometry, segments
 
 
 def sudoku_clauses(side: int) -> list[list[int]]:
@@ -27,6 +27,23 @@ def sudoku_clauses(side: int) -> list[list[int]]:
     for group in groups:
         out.append(group)
         out.extend([-a, -b] for a, b in itertools.combinations(group, 2))
+    return out
+
+
+def locked_candidate_clauses(side: int) -> list[list[int]]:
+    """Clauses the exactly-one ones imply, on which unit propagation also does locked
+    candidates. Per segment S (a box B meeting a line L) and value v: a cell x of L
+    outside S holding v means B holds v outside S (x's line excludes S), so
+    [-x_v] + [y_v for y in B - S]; when no y may hold v, propagation removes v from
+    x: pointing. Symmetrically [-y_v] + [x_v for x in L - S] for y in B - S: claiming."""
+    units = geometry(side).units
+    out = []
+    for seg in segments(side):
+        box_rest = [c for c in units[seg.box] if c not in seg.cells]
+        line_rest = [c for c in units[seg.line] if c not in seg.cells]
+        for v in range(1, side + 1):
+            for here, there in ((line_rest, box_rest), (box_rest, line_rest)):
+                out.extend([-(x * side + v)] + [y * side + v for y in there] for x in here)
     return out
 
 

@@ -99,6 +99,32 @@ def geometry(side: int) -> Geometry:
     return Geometry(side, br, bc, units, peers)
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Where a box meets a row or a column: the cells of the box in that line, and
+    the indices (into Geometry.units) of the box and the line."""
+
+    cells: tuple[int, ...]
+    box: int
+    line: int
+
+
+@lru_cache(maxsize=None)
+def segments(side: int) -> tuple[Segment, ...]:
+    """Every box-line intersection (54 for 9x9): the places of locked candidates. A
+    value a box holds only inside one segment leaves the rest of that line
+    ("pointing"); a value a line holds only inside one segment leaves the rest of
+    that box ("claiming")."""
+    units = geometry(side).units
+    out = []
+    for box in range(2 * side, 3 * side):
+        for line in range(2 * side):
+            cells = tuple(sorted(set(units[box]) & set(units[line])))
+            if cells:
+                out.append(Segment(cells, box, line))
+    return tuple(out)
+
+
 def symbol(value: int) -> str:
     return SYMBOLS[value - 1] if value else "."
 
