@@ -5,7 +5,9 @@
 #   magictour: every 49th puzzle of magictour_top1465 (30: lines 1, 50, 99, ...); forum: every 12th of
 #   forum_hardest_1106 (32); -f5: the same puzzles with 5 blanks given (`rsolve data easier --fill 5 --seed 0`).
 # Env: TRM_SUDOKU, GRAM_SUDOKU (checkpoints; default the installed ones), PTRM_K (default 1,4,16,64),
-#      GRAM_N (default 1,16,64), RUNS (default runs/). Tables on stdout; PNG plots into $RUNS/sweep/.
+#      GRAM_N (default 1,16,64), ENGINES (default "trm ptrm gram": which of the three runs, e.g. two
+#      shells with ENGINES=ptrm and ENGINES=gram), RUNS (default runs/). Tables on stdout; PNG plots
+#      into $RUNS/sweep/ (named by set, engine and values).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data="$here/../shared/data/sudoku/tdoku-datasets"
@@ -26,8 +28,14 @@ for set in "${@:-magictour magictour-f5 forum forum-f5}"; do
   for s in $set; do
     f="$runs/data/$s.jsonl"
     echo "## $s ($(wc -l < "$f") puzzles)"
-    rsolve eval "$f" -m trm "${trm[@]}"
-    rsolve eval "$f" -m ptrm "${trm[@]}" --sweep "samples=${PTRM_K:-1,4,16,64}" --plot "$runs/sweep/$s-ptrm.png"
-    rsolve eval "$f" -m gram "${gram[@]}" --sweep "samples=${GRAM_N:-1,16,64}" --plot "$runs/sweep/$s-gram.png"
+    k=${PTRM_K:-1,4,16,64} n=${GRAM_N:-1,16,64}
+    for e in ${ENGINES:-trm ptrm gram}; do
+      case $e in
+        trm) rsolve eval "$f" -m trm "${trm[@]}" ;;
+        ptrm) rsolve eval "$f" -m ptrm "${trm[@]}" --sweep "samples=$k" --plot "$runs/sweep/$s-ptrm-${k//,/-}.png" ;;
+        gram) rsolve eval "$f" -m gram "${gram[@]}" --sweep "samples=$n" --plot "$runs/sweep/$s-gram-${n//,/-}.png" ;;
+        *) echo "unknown engine $e (trm, ptrm, gram)" >&2; exit 2 ;;
+      esac
+    done
   done
 done

@@ -167,7 +167,7 @@ def _config(model, data, out, **kw):
                                 overrides=TRM_TINY, **kw)
 
 
-@pytest.mark.parametrize("model", ["ldt", "trm", "trm-eqr"])  # gram: flaky bitwise (1 in 3), tests/test_gram.py
+@pytest.mark.parametrize("model", ["ldt", "trm", "trm-eqr", "gram"])
 def test_stop_and_resume_equals_one_uninterrupted_run(model, sudoku_data, tmp_path, monkeypatch):
     """6 steps in one go == 3 steps, a SIGINT, and a resume for 3 more: bitwise on the CPU
     (weights, optimizer, pool or slots, and every random stream are restored)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 
 from ..devices import native_bf16
-from ..lattice import domain_for
+from ..lattice import domain_for, rules_for
 from ..lattice.rounds import SymmetryPool
 from ..models.gridnet import GRID_MAX_CELLS
 from . import Attempt, EngineError
@@ -44,8 +44,7 @@ GRID_WALK, GRID_ROUNDS = 1024, 4  # a grid-network pass walks the whole path; a 
 ROUNDS = {"sudoku": 1000, "maze": 32}
 CHAINS = {"sudoku": 1, "maze": 1}
 CHAINS_NETWORK_ALONE = {"sudoku": 2, "maze": 1}  # with --propagate none
-RULES = {"sudoku": "locked", "maze": "dead-ends"}  # each kind's default sound rules
-OTHER_RULES = {"sudoku": ("singles",), "maze": ()}
+RULES = {"sudoku": "locked", "maze": "dead-ends"}  # each kind's default sound rules (its domain lists the others)
 DEFAULT_THRESHOLD = 0.1
 
 
@@ -57,9 +56,9 @@ class LDTEngine:
         opt = dict(options)
         if opt["propagate"] == "auto":
             opt["propagate"] = RULES[kind]
-        elif opt["propagate"] not in ("none", RULES[kind], *OTHER_RULES[kind]):
+        elif opt["propagate"] not in ("none", *rules_for(kind)):
             raise EngineError(f"--propagate {opt['propagate']} is not a rule for {kind} puzzles; "
-                              f"use {', '.join(('none', RULES[kind]) + OTHER_RULES[kind])}")
+                              f"use {', '.join(('none', *rules_for(kind)))}")
         self.kind, self.device = kind, device_for(device)
         self.model, ckpt = load_model(self.name, kind, checkpoint, self.device)
         # the grid network's path marks and distance phases hold for the whole walk from S

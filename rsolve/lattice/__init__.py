@@ -8,15 +8,26 @@ decode an answer.
 """
 
 
+def rules_for(kind: str) -> tuple[str, ...]:
+    """The names of a puzzle kind's sound closures, weakest first."""
+    return _domain_class(kind).RULES
+
+
+def _domain_class(kind: str):
+    if kind == "sudoku":
+        from .sudoku import SudokuDomain
+
+        return SudokuDomain
+    if kind == "maze":
+        from .maze import MazeDomain
+
+        return MazeDomain
+    raise ValueError(f"no lattice for {kind!r} puzzles")
+
+
 def domain_for(kind: str, device="cpu", side: int = 9, height: int = 30, width: int = 30, rules: str | None = None):
     """The domain of a puzzle kind and shape; `rules`: which sound closure (Sudoku:
     singles, the default, or locked; mazes have one)."""
     if kind == "sudoku":
-        from .sudoku import SudokuDomain
-
-        return SudokuDomain(side, device, rules or "singles")
-    if kind == "maze":
-        from .maze import MazeDomain
-
-        return MazeDomain(height, width, device)
-    raise ValueError(f"no lattice for {kind!r} puzzles")
+        return _domain_class(kind)(side, device, rules or "singles")
+    return _domain_class(kind)(height, width, device)

@@ -35,6 +35,7 @@ CHAIN_CACHE = 8192  # walked chains kept per domain (a few MB)
 
 class MazeDomain:
     kind = "maze"
+    RULES = ("dead-ends",)  # the sound closure (dead ends, no chords)
     permute_values = False  # whether symmetries relabel values
 
     def __init__(self, height: int = 30, width: int = 30, device: str | torch.device = "cpu"):

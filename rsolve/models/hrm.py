@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .layers import RecurrentStack, RecursiveIO, RecursiveOutput, config_from, rope_1d
-from .trm import TOKEN_SHAPES, check_recursive
+from .trm import TOKEN_SHAPES, check_recursive, grid_shape
 
 
 @dataclass
@@ -29,7 +29,7 @@ class HRMConfig:
     h_layers: int = 4
     l_layers: int = 4
     expansion: float = 4.0
-    mixer: str = "attention"  # or "mlp": TRM's sequence-axis SwiGLU (fixed grids only)
+    mixer: str = "attention"  # or "mlp": TRM's sequence-axis SwiGLU (fixed grids only); "grid": mazes
     ffn_multiple: int = 256  # SwiGLU inner widths round up to this
     h_cycles: int = 2  # N: high-level updates per supervision step
     l_cycles: int = 2  # T: low-level updates per high-level update
@@ -65,7 +65,7 @@ class HRM(nn.Module):
         tokens = cfg.seq_len + cfg.prefix_len
         self.io = RecursiveIO(cfg.vocab_size, cfg.dim, cfg.prefix_len)
         block = dict(expansion=cfg.expansion, mixer=cfg.mixer, tokens=tokens, multiple=cfg.ffn_multiple,
-                     eps=cfg.norm_eps)
+                     eps=cfg.norm_eps, grid=grid_shape(cfg) if cfg.mixer == "grid" else ())
         self.high = RecurrentStack(cfg.h_layers, cfg.dim, cfg.heads, **block)
         self.low = RecurrentStack(cfg.l_layers, cfg.dim, cfg.heads, **block)
         self.rope = cfg.mixer == "attention"
