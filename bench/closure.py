@@ -17,7 +17,7 @@ import time
 import torch
 
 from rsolve import engines
-from rsolve.engines.ldt import RULES
+from rsolve.engines.ldt import DEFAULT_RULES
 from rsolve.lattice import sudoku
 from rsolve.puzzles.dataset import load_examples
 
@@ -42,7 +42,7 @@ BUCKETS = (1, 4, 7, 16, 32, 64, 128, 10 ** 9)
 
 
 def main(argv: list[str]) -> None:
-    rules = argv[argv.index("--rules") + 1] if "--rules" in argv else RULES["sudoku"]
+    rules = argv[argv.index("--rules") + 1] if "--rules" in argv else DEFAULT_RULES["sudoku"]
     argv = [a for i, a in enumerate(argv) if a != "--rules" and (i == 0 or argv[i - 1] != "--rules")]
     path, limit = argv[0], int(argv[1]) if len(argv) > 1 else 64
     batches, locked = visited_batches(path, limit, rules), rules == "locked"

@@ -44,7 +44,7 @@ GRID_WALK, GRID_ROUNDS = 1024, 4  # a grid-network pass walks the whole path; a 
 ROUNDS = {"sudoku": 1000, "maze": 32}
 CHAINS = {"sudoku": 1, "maze": 1}
 CHAINS_NETWORK_ALONE = {"sudoku": 2, "maze": 1}  # with --propagate none
-RULES = {"sudoku": "locked", "maze": "dead-ends"}  # each kind's default sound rules (its domain lists the others)
+DEFAULT_RULES = {"sudoku": "locked", "maze": "dead-ends"}  # each kind's domain lists the others (rules_for)
 DEFAULT_THRESHOLD = 0.1
 
 
@@ -55,7 +55,7 @@ class LDTEngine:
                  **options):
         opt = dict(options)
         if opt["propagate"] == "auto":
-            opt["propagate"] = RULES[kind]
+            opt["propagate"] = DEFAULT_RULES[kind]
         elif opt["propagate"] not in ("none", *rules_for(kind)):
             raise EngineError(f"--propagate {opt['propagate']} is not a rule for {kind} puzzles; "
                               f"use {', '.join(('none', *rules_for(kind)))}")
