@@ -140,30 +140,33 @@ class SampledGrid:
     valid: bool
     reason: str | None = None
     puzzle: Sudoku | None = None
+    steps: int = 0  # supervision steps it took
 
 
 def sample_sudoku_grids(count: int, checkpoint: str | None = None, seed: int = 0, steps: int | None = None,
                         device: str | None = "auto", puzzles: bool = False,
-                        batch: int = 128) -> Iterator[SampledGrid]:
+                        batch: int = 128, all_steps: bool = False) -> Iterator[SampledGrid]:
     """`count` complete 9x9 grids sampled from a GRAM generator checkpoint (folder or name;
     default: the installed one), in order, invalid ones included. `steps`: supervision steps
-    per sample (default 16). Grid i and the order its puzzle is dug in depend only on
+    per sample at most (default 16); a sample ends at the first step whose grid the verifier
+    accepts, unless `all_steps` (the paper's procedure: every sample all steps). Grid i and the order its puzzle is dug in depend only on
     (seed, i). The generator loads before this returns: an EngineError names what is wrong."""
     from .engines.gram_sampler import load_generator
 
     model, _ = load_generator(checkpoint, device)
-    return _sampled(model, count, seed, steps, puzzles, batch)
+    return _sampled(model, count, seed, steps, puzzles, batch, all_steps)
 
 
-def _sampled(model, count: int, seed: int, steps: int | None, puzzles: bool, batch: int) -> Iterator[SampledGrid]:
+def _sampled(model, count: int, seed: int, steps: int | None, puzzles: bool, batch: int,
+             all_steps: bool) -> Iterator[SampledGrid]:
     import random
 
     from .engines.gram_sampler import sample_grids
     from .generate import dig_sudoku
 
-    for s in sample_grids(model, count, seed=seed, steps=steps, batch=batch):
+    for s in sample_grids(model, count, seed=seed, steps=steps, batch=batch, stop_when_valid=not all_steps):
         puzzle = dig_sudoku(random.Random(seed * 1_000_003 + s.index), s.grid) if puzzles and s.valid else None
-        yield SampledGrid(s.index, s.grid, s.valid, s.reason, puzzle)
+        yield SampledGrid(s.index, s.grid, s.valid, s.reason, puzzle, s.steps)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from rsolve.verify.sudoku import sat_for
 TINY = dict(dim=16, heads=2, h_layers=1, l_layers=1, ffn_multiple=16, h_cycles=1, l_cycles=1, prefix_len=1)
 SHIPPED_TRM = Path(__file__).resolve().parents[1] / "checkpoints" / "trm-sudoku"
 SUMMARY = re.compile(r"rsolve: (\d+) of (\d+) sampled grids valid \((\d+\.\d)%\), (\d+) distinct"
-                     r"(?:; (\d+) invalid grids dropped)?$")
+                     r"(?:; (\d+) invalid grids dropped)?; (\d+\.\d) supervision steps per grid$")
 BLANK = Sudoku(9, (0,) * 81)
 
 
@@ -67,8 +67,8 @@ def summary(stderr: str):
     lines = stderr.strip().splitlines()
     match = SUMMARY.match(lines[-1]) if lines else None
     assert match, stderr
-    valid, sampled, pct, distinct, dropped = match.groups()
-    return int(valid), int(sampled), float(pct), int(distinct), int(dropped or 0)
+    valid, sampled, pct, distinct, dropped, steps = match.groups()
+    return int(valid), int(sampled), float(pct), int(distinct), int(dropped or 0), float(steps)
 
 
 # ------------------------------------------------------------------ a stand-in sampler with valid grids
@@ -88,12 +88,12 @@ def fake_sampler(monkeypatch):
     cycle = [grids[0], grids[1], _broken(grids[0]), grids[2], grids[1]]
     asked = {}
 
-    def sample_grids(model, count, seed=0, steps=None, batch=128):
-        asked["steps"] = steps
+    def sample_grids(model, count, seed=0, steps=None, batch=128, stop_when_valid=True):
+        asked["steps"], asked["stop_when_valid"] = steps, stop_when_valid
         for i in range(count):
             grid = cycle[i % len(cycle)]
             verdict = check(BLANK, grid)
-            yield gram_sampler.Sample(i, grid, verdict.accepted, verdict.reason)
+            yield gram_sampler.Sample(i, grid, verdict.accepted, verdict.reason, steps=1 + i % 2)
 
     monkeypatch.setattr(gram_sampler, "load_generator", lambda checkpoint, device: (None, checkpoint))
     monkeypatch.setattr(gram_sampler, "sample_grids", sample_grids)
@@ -107,10 +107,10 @@ def test_invalid_grids_are_dropped_and_counted(fake_sampler):
     expected = [g.to_string() for i in range(10) if check(BLANK, g := cycle[i % 5]).accepted]
     assert code == 0 and lines == expected
     assert all(check(BLANK, Sudoku.from_string(line)).accepted for line in lines)
-    assert summary(err) == (8, 10, 80.0, 3, 2)
-    assert fake_sampler["asked"]["steps"] == 3
-    run("-m", "gram", "-n", 1)
-    assert fake_sampler["asked"]["steps"] == 16  # the paper's default
+    assert summary(err) == (8, 10, 80.0, 3, 2, 1.5)
+    assert fake_sampler["asked"] == {"steps": 3, "stop_when_valid": True}
+    run("-m", "gram", "-n", 1, "--all-steps")
+    assert fake_sampler["asked"] == {"steps": 16, "stop_when_valid": False}  # the paper's procedure
 
 
 def test_jsonl_records_hold_the_grid_as_solution_and_a_blank_board(fake_sampler, tmp_path):
@@ -176,7 +176,8 @@ def test_valid_share_matches_the_verifier_on_every_sample(trained):
     valid = [s.grid.to_string() for s, ok in zip(samples, verdicts) if ok]
     assert code == 0 and out.splitlines() == valid
     assert [s.valid for s in samples] == verdicts
-    assert summary(err) == (len(valid), 6, round(100 * len(valid) / 6, 1), len(set(valid)), 6 - len(valid))
+    assert summary(err) == (len(valid), 6, round(100 * len(valid) / 6, 1), len(set(valid)), 6 - len(valid),
+                            round(sum(s.steps for s in samples) / 6, 1))
 
 
 def test_same_seed_same_grids(trained):
@@ -231,3 +232,45 @@ def test_symbolic_generator_is_unchanged_without_model():
     code, out, _ = run("-n", 2, "--seed", 7)
     assert code == 0 and out.splitlines() == [p.to_string() for p, _, _ in iter_sudoku(7, 2)]
     assert run("-n", 2, "--seed", 7, "-m", "random") == (code, out, "")
+
+
+# ------------------------------------------------------------------ stopping a sample once its grid is valid
+
+
+class ValidAfterRowSteps(torch.nn.Module):
+    """Stand-in generator: row r of a batch decodes to a broken grid until its (r + 1)th
+    supervision step, then to a solution. Records the rows of every pass."""
+
+    def __init__(self, solution: Sudoku):
+        super().__init__()
+        self.cfg = type("Cfg", (), {"seq_len": 81})()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # the sampler reads the device off it
+        self.good, self.bad = (torch.tensor(g.cells) for g in (solution, _broken(solution)))
+        self.rows_per_pass = []
+
+    def initial_carry(self, batch):
+        return torch.zeros(batch), torch.arange(batch)  # (steps done, row in the batch)
+
+    def forward(self, carry, tokens, noise=None):
+        done, row = carry
+        done = done + 1
+        self.rows_per_pass.append(len(row))
+        cells = torch.where((done > row)[:, None], self.good, self.bad)  # step row+1 onward: valid
+        logits = torch.nn.functional.one_hot(cells + 1, 11).float()  # digit d at logit index d + 1
+        return type("Out", (), {"carry": (done, row), "logits": logits})()
+
+
+def test_a_sample_stops_at_its_first_valid_grid_and_leaves_the_batch():
+    solution = next(iter_sudoku(seed=11, count=1))[1]
+    model = ValidAfterRowSteps(solution)
+    samples = list(gram_sampler.sample_grids(model, 6, steps=4))
+    assert [s.index for s in samples] == list(range(6))
+    assert [s.valid for s in samples] == [True] * 4 + [False] * 2
+    assert [s.steps for s in samples] == [1, 2, 3, 4, 4, 4]
+    assert model.rows_per_pass == [6, 5, 4, 3]  # each valid row stopped costing passes
+    assert all(s.grid == solution for s in samples[:4]) and samples[4].reason
+
+    model = ValidAfterRowSteps(solution)
+    full = list(gram_sampler.sample_grids(model, 6, steps=4, stop_when_valid=False))
+    assert model.rows_per_pass == [6] * 4 and [s.steps for s in full] == [4] * 6
+    assert [s.valid for s in full] == [s.valid for s in samples]

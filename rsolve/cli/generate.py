@@ -20,7 +20,7 @@ FORMATS = ("text", "jsonl")
 MODELS = ("random", "gram")
 # options of one Sudoku generator only: giving one to the other is a usage error
 ONLY_FOR = {"random": ("size", "min_clues", "max_clues", "min_rating", "max_rating", "max_tries"),
-            "gram": ("checkpoint", "device", "steps", "puzzles")}
+            "gram": ("checkpoint", "device", "steps", "all_steps", "puzzles")}
 
 
 def _check_format(fmt: str) -> None:
@@ -85,7 +85,10 @@ def generate_sudoku(
     checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", help="gram: generator checkpoint folder "
                                              "or name (default: the installed generator)."),
     device: str = typer.Option("auto", "--device", help="gram: auto | cpu | cuda."),
-    steps: int = typer.Option(16, "--steps", min=1, help="gram: supervision steps per sample (the paper's 16)."),
+    steps: int = typer.Option(16, "--steps", min=1, help="gram: supervision steps per sample at most (the "
+                              "paper's 16); a sample ends at the first step whose grid the verifier accepts."),
+    all_steps: bool = typer.Option(False, "--all-steps", help="gram: run every sample all --steps steps, as the "
+                                   "paper does, instead of stopping it once its grid is valid."),
     puzzles: bool = typer.Option(False, "--puzzles", help="gram: dig each valid grid into a puzzle whose only "
                                  "solution it is (clues removed in a seeded random order while the SAT check "
                                  "says the solution stays unique) and print the puzzles."),
@@ -102,7 +105,7 @@ def generate_sudoku(
     _refuse_foreign_options(ctx, model)
     _check_format(fmt)
     if model == "gram":
-        _sample_gram(count, seed, checkpoint, check_device(device), steps, puzzles, fmt, output)
+        _sample_gram(count, seed, checkpoint, check_device(device), steps, all_steps, puzzles, fmt, output)
         return
     from ..api import generate_sudoku as gen
     from ..puzzles.dataset import Example
@@ -121,14 +124,16 @@ def generate_sudoku(
 
 @dataclass
 class GridTally:
-    """Sampled, valid and distinct valid grids, for the summary line."""
+    """Sampled, valid and distinct valid grids and the supervision steps, for the summary line."""
 
     sampled: int = 0
     valid: int = 0
     grids: set = field(default_factory=set)
+    steps: int = 0
 
     def add(self, sample) -> None:
         self.sampled += 1
+        self.steps += sample.steps
         if sample.valid:
             self.valid += 1
             self.grids.add(sample.grid.cells)
@@ -137,11 +142,12 @@ class GridTally:
         pct = 100.0 * self.valid / self.sampled if self.sampled else 0.0
         dropped = self.sampled - self.valid
         return (f"rsolve: {self.valid} of {self.sampled} sampled grids valid ({pct:.1f}%), {len(self.grids)} "
-                f"distinct" + (f"; {dropped} invalid grids dropped" if dropped else ""))
+                f"distinct" + (f"; {dropped} invalid grids dropped" if dropped else "")
+                + (f"; {self.steps / self.sampled:.1f} supervision steps per grid" if self.sampled else ""))
 
 
-def _sample_gram(count: int, seed: int, checkpoint: Optional[str], device: str, steps: int, puzzles: bool,
-                 fmt: str, output: Optional[str]) -> None:
+def _sample_gram(count: int, seed: int, checkpoint: Optional[str], device: str, steps: int, all_steps: bool,
+                 puzzles: bool, fmt: str, output: Optional[str]) -> None:
     from ..api import sample_sudoku_grids
     from ..engines import EngineError
     from ..puzzles import Sudoku
@@ -149,7 +155,8 @@ def _sample_gram(count: int, seed: int, checkpoint: Optional[str], device: str, 
     from .progress import Progress
 
     try:
-        samples = sample_sudoku_grids(count, checkpoint, seed=seed, steps=steps, device=device, puzzles=puzzles)
+        samples = sample_sudoku_grids(count, checkpoint, seed=seed, steps=steps, device=device, puzzles=puzzles,
+                                      all_steps=all_steps)
     except EngineError as exc:
         fail(str(exc))
     shown = (lambda ex: ex.puzzle) if puzzles else (lambda ex: ex.solution)

@@ -27,6 +27,7 @@ class Sample:
     grid: Sudoku
     valid: bool
     reason: str | None  # the verifier's, when not valid
+    steps: int = 0  # supervision steps it took
 
 
 def load_generator(checkpoint: str | None, device: str | None = "auto"):
@@ -54,24 +55,43 @@ def per_row_noise(generators: list, device):
 
 
 @torch.inference_mode()
-def sample_grids(model, count: int, seed: int = 0, steps: int | None = None, batch: int = 128) -> Iterator[Sample]:
-    """`count` grids, in order, each with the verifier's verdict."""
+def sample_grids(model, count: int, seed: int = 0, steps: int | None = None, batch: int = 128,
+                 stop_when_valid: bool = True) -> Iterator[Sample]:
+    """`count` grids, in order, each with the verifier's verdict. A sample ends at the first
+    supervision step whose decoded grid the verifier accepts (`stop_when_valid`), else after
+    `steps` (default 16); its rows leave the batch, so easy grids cost a few steps, not 16.
+    A row's trajectory draws only on its own generator, so stopping one changes no other."""
     device = next(model.parameters()).device
     side = int(round(model.cfg.seq_len ** 0.5))
     steps = steps or 16
+    blank = Sudoku(side, (0,) * (side * side))
     for lo in range(0, count, batch):
         idx = list(range(lo, min(count, lo + batch)))
         gens = [torch.Generator(device=device).manual_seed(seed * 1_000_003 + i) for i in idx]
-
-        noise = per_row_noise(gens, device)
+        live = list(range(len(idx)))  # positions in idx of the rows still sampling
         tokens = torch.full((len(idx), model.cfg.seq_len), SUDOKU_BLANK_TOKEN, dtype=torch.long, device=device)
         carry = model.initial_carry(len(idx))
-        for _ in range(steps):
-            out = model(carry, tokens, noise=noise)
+        done: dict[int, Sample] = {}
+        for step in range(1, steps + 1):
+            out = model(carry, tokens, noise=per_row_noise([gens[r] for r in live], device))
             carry = out.carry
-        digits = (out.logits[..., 2:side + 2].argmax(-1) + 1).cpu().tolist()
-        blank = Sudoku(side, (0,) * (side * side))
-        for i, cells in zip(idx, digits):
-            grid = blank.with_cells(cells)
-            verdict = verify.check(blank, grid)
-            yield Sample(i, grid, verdict.accepted, None if verdict.accepted else verdict.reason)
+            if not stop_when_valid and step < steps:
+                continue
+            digits = (out.logits[..., 2:side + 2].argmax(-1) + 1).cpu().tolist()
+            keep = []
+            for row, (r, cells) in enumerate(zip(live, digits)):
+                grid = blank.with_cells(cells)
+                verdict = verify.check(blank, grid)
+                if verdict.accepted or step == steps:
+                    done[r] = Sample(idx[r], grid, verdict.accepted, None if verdict.accepted else verdict.reason, step)
+                else:
+                    keep.append(row)
+            if not keep:
+                break
+            if len(keep) < len(live):
+                rows = torch.tensor(keep, device=device)
+                carry = tuple(c.index_select(0, rows) for c in carry)
+                tokens = tokens.index_select(0, rows)
+                live = [live[k] for k in keep]
+        for r in range(len(idx)):
+            yield done[r]
