@@ -149,8 +149,8 @@ def sample_sudoku_grids(count: int, checkpoint: str | None = None, seed: int = 0
     """`count` complete 9x9 grids sampled from a GRAM generator checkpoint (folder or name;
     default: the installed one), in order, invalid ones included. `steps`: supervision steps
     per sample at most (default 16); a sample ends at the first step whose grid the verifier
-    accepts, unless `all_steps` (the paper's procedure: every sample all steps). Grid i and the order its puzzle is dug in depend only on
-    (seed, i). The generator loads before this returns: an EngineError names what is wrong."""
+    accepts, unless `all_steps` (the paper's procedure: every sample all steps). Grid i and
+    the order its puzzle is dug in depend only on (seed, i). The generator loads before this returns: an EngineError names what is wrong."""
     from .engines.gram_sampler import load_generator
 
     model, _ = load_generator(checkpoint, device)
