@@ -6,18 +6,29 @@ compute does not depend on the values.
 
 Usage: python bench/recursive_train_speed.py [--quick] [--models trm,hrm] [--kinds sudoku,maze]
            [--presets cpu,paper] [--precisions fp32,bf16] [--compile off,on] [--batch N]
-           [--steps N] [--warmup N] [--device auto|cpu|cuda] [--threads N]
+           [--steps N] [--warmup N] [--device auto|cpu|cuda] [--threads N] [--peak] [--profile N]
 --quick: cpu presets only, compile off, maze batch cut to 2, 2 timed steps.
+--peak: also a large square matmul in fp32 and bf16 at the same thread count (best of a
+few; GFLOP/s = 2n^3/t), and per row the training FLOPs of one sample (torch's
+FlopCounterMode over one eager step at batch 2: matmuls of the forward and backward
+passes, attention products included on CPU as they are counted there), the achieved
+GFLOP/s and its share of that precision's peak: how far a step is from what this
+CPU's matmul units allow.
+--profile N: after the timed steps, one more step under torch.profiler; its N most costly
+operators (self CPU time) go to stderr, to see where a step's time goes.
+Peak resident memory of the process (ru_maxrss) is printed after each row.
 Progress goes to stderr, the table (markdown) to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from rsolve.devices import resolve_device
 from rsolve.train.common import set_threads
@@ -26,7 +37,8 @@ from rsolve.train.recursive_config import RecursiveTrainConfig
 from rsolve.train.recursive_loop import MODULES, Stepper
 
 
-def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device) -> tuple[float, int]:
+def setup(model_name, kind, preset, precision, compiled, batch, device):
+    """A stepper on a fresh model, its random-token feed, empty slots and a generator."""
     cfg = RecursiveTrainConfig(kind=kind, data="-", out="-", model=model_name, preset=preset, precision=precision,
                                compile=compiled, batch=batch, device=device.type)
     torch.manual_seed(0)
@@ -38,7 +50,19 @@ def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup,
     def draw(n):
         return torch.randint(1, vocab, (n, cells)), torch.randint(1, vocab, (n, cells))
 
-    slots = empty_slots(model, cfg.batch, cells, device)
+    return cfg, stepper, draw, empty_slots(model, cfg.batch, cells, device), gen
+
+
+def sample_flops(model_name, kind, preset, device) -> float:
+    """Training FLOPs of one sample: one eager fp32 step at batch 2, halved."""
+    cfg, stepper, draw, slots, gen = setup(model_name, kind, preset, "fp32", False, 2, device)
+    with FlopCounterMode(display=False) as counter:
+        stepper.step(slots, draw, cfg.lr, gen)
+    return counter.get_total_flops() / 2
+
+
+def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device, profile=0) -> tuple[float, int]:
+    cfg, stepper, draw, slots, gen = setup(model_name, kind, preset, precision, compiled, batch, device)
     for _ in range(warmup):  # compiles, allocator and caches warm up here
         slots, _ = stepper.step(slots, draw, cfg.lr, gen)
     if device.type == "cuda":
@@ -48,7 +72,17 @@ def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup,
         slots, _ = stepper.step(slots, draw, cfg.lr, gen)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return cfg.batch * steps / (time.perf_counter() - t), cfg.batch
+    rate = cfg.batch * steps / (time.perf_counter() - t)
+    if profile:
+        with torch.profiler.profile() as prof:
+            stepper.step(slots, draw, cfg.lr, gen)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=profile), file=sys.stderr, flush=True)
+    return rate, cfg.batch
+
+
+def rss_gb() -> float:
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
 
 def main(argv=None) -> None:
@@ -64,17 +98,27 @@ def main(argv=None) -> None:
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--peak", action="store_true")
+    p.add_argument("--profile", type=int, default=0)
     a = p.parse_args(argv)
     set_threads(a.threads)
     device = resolve_device(a.device)
     presets = (a.presets or ("cpu" if a.quick else "cpu,paper")).split(",")
     compiles = [c == "on" for c in (a.compile or ("off" if a.quick else "off,on")).split(",")]
     steps = a.steps or (2 if a.quick else 5)
-    print("| model | kind | preset | precision | compile | batch | samples/s |", flush=True)
-    print("|---|---|---|---|---|---:|---:|", flush=True)
+    peak = {}
+    if a.peak:
+        from recursive_infer_speed import matmul_peak  # the inference bench's peak, beside this file
+        peak = {"fp32": matmul_peak(2048, torch.float32, 3.0), "bf16": matmul_peak(2048, torch.bfloat16, 3.0)}
+        print(f"matmul peak (2048x2048, {torch.get_num_threads()} threads): fp32 {peak['fp32']:.1f} GFLOP/s, "
+              f"bf16 {peak['bf16']:.1f} GFLOP/s\n", flush=True)
+    extra = " GFLOP/sample | GFLOP/s | of peak |" if peak else ""
+    print("| model | kind | preset | precision | compile | batch | samples/s |" + extra, flush=True)
+    print("|---|---|---|---|---|---:|---:|" + ("---:|---:|---:|" if peak else ""), flush=True)
     for model_name in a.models.split(","):
         for kind in a.kinds.split(","):
             for preset in presets:
+                flops = sample_flops(model_name, kind, preset, device) if peak else 0.0
                 # a quick maze step at the cpu preset's batch would take minutes on a CPU
                 batch = a.batch or (2 if a.quick and kind == "maze" else None)
                 for precision in a.precisions.split(","):
@@ -82,9 +126,15 @@ def main(argv=None) -> None:
                         warmup = a.warmup or (3 if compiled else 1)
                         print(f"timing {model_name} {kind} {preset} {precision} compile={compiled} ...",
                               file=sys.stderr, flush=True)
-                        rate, b = measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device)
-                        print(f"| {model_name} | {kind} | {preset} | {precision} | {'on' if compiled else 'off'} "
-                              f"| {b} | {rate:.2f} |", flush=True)
+                        rate, b = measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device,
+                                          a.profile)
+                        row = (f"| {model_name} | {kind} | {preset} | {precision} | {'on' if compiled else 'off'} "
+                               f"| {b} | {rate:.2f} |")
+                        if peak:
+                            achieved = rate * flops / 1e9
+                            row += f" {flops / 1e9:.2f} | {achieved:.1f} | {achieved / peak[precision]:.1%} |"
+                        print(row, flush=True)
+                        print(f"  peak resident memory so far: {rss_gb():.2f} GB", file=sys.stderr, flush=True)
     print(f"\n{device.type}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{steps} timed steps after warm-up", flush=True)
 

@@ -8,8 +8,10 @@ error, not a batch of failed records. Torch is imported only when needed.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import sys
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -37,8 +39,42 @@ def resolve_device(name: str | None = "auto"):
 
     name = check_device(name)
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        keep_freed_memory()
     return torch.device(name)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+_kept: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Keep the memory torch frees on the CPU inside the process, for its next tensor.
+
+    glibc gives every allocation over 32 MB its own mmap and returns it on free,
+    so a training step's activations (tens to hundreds of MB each at the
+    published widths) are page-faulted and zeroed by the kernel anew every step:
+    at TRM-MLP batch 256 the process spent most of its time in the kernel.
+    Without mmap and without trimming, freed blocks go back to malloc's heap
+    and the next step reuses them; resident memory stays at its peak instead of
+    falling between steps. Linux with glibc only; RSOLVE_MALLOC=system, or a
+    malloc setting of the user's own (GLIBC_TUNABLES, MALLOC_*_ variables),
+    leaves malloc alone. Returns whether the setting is in force; idempotent."""
+    global _kept
+    if _kept is None:
+        _kept = False
+        own = "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "") or any(
+            k.startswith("MALLOC_") and k.endswith("_") for k in os.environ)
+        if sys.platform.startswith("linux") and os.environ.get("RSOLVE_MALLOC", "") != "system" and not own:
+            try:
+                mallopt = ctypes.CDLL(None).mallopt
+            except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+                return False
+            mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+            # -1 disables trimming (mallopt(3)); both return 1 on success
+            _kept = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, -1) == 1
+    return _kept
 
 
 def device_type(device) -> str:

@@ -2,6 +2,11 @@
 (tests/device_guard.py) without ever mixing host and device tensors, and bf16
 runs only where the hardware has it."""
 
+import os
+import platform
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -50,3 +55,29 @@ def test_bf16_only_where_the_hardware_has_it(monkeypatch, model):
     engine = engines.create(model, "sudoku", device="cpu", options={"precision": "bf16"})
     precision = engine.opt["precision"] if model == "ldt" else engine.precision
     assert precision == "fp32"
+
+
+KEEP_PROBE = """
+import os, torch
+from rsolve.devices import resolve_device, keep_freed_memory
+resolve_device("cpu")
+page = os.sysconf("SC_PAGE_SIZE")
+def rss(): return int(open("/proc/self/statm").read().split()[1]) * page
+t = torch.ones(64 * 2 ** 20 // 4)  # 64 MB, touched
+before = rss()
+del t
+print(keep_freed_memory(), (before - rss()) // 2 ** 20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="glibc's malloc only")
+@pytest.mark.parametrize("env,kept", [({}, True), ({"RSOLVE_MALLOC": "system"}, False),
+                                      ({"MALLOC_MMAP_MAX_": "65536"}, False)])
+def test_cpu_runs_keep_freed_tensor_memory_for_reuse(env, kept):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "RSOLVE_MALLOC"}
+    out = subprocess.run([sys.executable, "-c", KEEP_PROBE], env={**base, **env}, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == str(kept)
+    returned = int(out[1])  # MB given back to the kernel by the free
+    assert returned < 8 if kept else returned > 56
