@@ -6,7 +6,7 @@ compute does not depend on the values.
 
 Usage: python bench/recursive_train_speed.py [--quick] [--models trm,hrm] [--kinds sudoku,maze]
            [--presets cpu,paper] [--precisions fp32,bf16] [--compile off,on] [--batch N]
-           [--steps N] [--warmup N] [--device auto|cpu|cuda] [--threads N] [--peak] [--profile N]
+           [--steps N] [--warmup N] [--device auto|cpu|cuda] [--threads N] [--peak] [--profile N] [--recompute]
 --quick: cpu presets only, compile off, maze batch cut to 2, 2 timed steps.
 --peak: also a large square matmul in fp32 and bf16 at the same thread count (best of a
 few; GFLOP/s = 2n^3/t), and per row the training FLOPs of one sample (torch's
@@ -14,6 +14,7 @@ FlopCounterMode over one eager step at batch 2: matmuls of the forward and backw
 passes, attention products included on CPU as they are counted there), the achieved
 GFLOP/s and its share of that precision's peak: how far a step is from what this
 CPU's matmul units allow.
+--recompute: train with activation recomputation (the trainer's --recompute).
 --profile N: after the timed steps, one more step under torch.profiler; its N most costly
 operators (self CPU time) go to stderr, to see where a step's time goes.
 Peak resident memory of the process (ru_maxrss) is printed after each row.
@@ -37,10 +38,10 @@ from rsolve.train.recursive_config import RecursiveTrainConfig
 from rsolve.train.recursive_loop import MODULES, Stepper
 
 
-def setup(model_name, kind, preset, precision, compiled, batch, device):
+def setup(model_name, kind, preset, precision, compiled, batch, device, recompute=False):
     """A stepper on a fresh model, its random-token feed, empty slots and a generator."""
     cfg = RecursiveTrainConfig(kind=kind, data="-", out="-", model=model_name, preset=preset, precision=precision,
-                               compile=compiled, batch=batch, device=device.type)
+                               compile=compiled, batch=batch, device=device.type, recompute=recompute)
     torch.manual_seed(0)
     model = MODULES[model_name].build(kind, preset).to(device)
     stepper = Stepper(model, cfg, device)
@@ -61,8 +62,9 @@ def sample_flops(model_name, kind, preset, device) -> float:
     return counter.get_total_flops() / 2
 
 
-def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device, profile=0) -> tuple[float, int]:
-    cfg, stepper, draw, slots, gen = setup(model_name, kind, preset, precision, compiled, batch, device)
+def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device, profile=0,
+            recompute=False) -> tuple[float, int]:
+    cfg, stepper, draw, slots, gen = setup(model_name, kind, preset, precision, compiled, batch, device, recompute)
     for _ in range(warmup):  # compiles, allocator and caches warm up here
         slots, _ = stepper.step(slots, draw, cfg.lr, gen)
     if device.type == "cuda":
@@ -100,6 +102,7 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--peak", action="store_true")
     p.add_argument("--profile", type=int, default=0)
+    p.add_argument("--recompute", action="store_true")
     a = p.parse_args(argv)
     set_threads(a.threads)
     device = resolve_device(a.device)
@@ -127,7 +130,7 @@ def main(argv=None) -> None:
                         print(f"timing {model_name} {kind} {preset} {precision} compile={compiled} ...",
                               file=sys.stderr, flush=True)
                         rate, b = measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device,
-                                          a.profile)
+                                          a.profile, a.recompute)
                         row = (f"| {model_name} | {kind} | {preset} | {precision} | {'on' if compiled else 'off'} "
                                f"| {b} | {rate:.2f} |")
                         if peak:
@@ -136,7 +139,7 @@ def main(argv=None) -> None:
                         print(row, flush=True)
                         print(f"  peak resident memory so far: {rss_gb():.2f} GB", file=sys.stderr, flush=True)
     print(f"\n{device.type}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"{steps} timed steps after warm-up", flush=True)
+          f"{steps} timed steps after warm-up" + ("; activation recomputation" if a.recompute else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -233,3 +233,17 @@ def test_the_shipped_solver_is_the_default_and_solves_easy_puzzles():
     examples = [Example(p, s, r.rating) for p, s, r in iter_sudoku(seed=21, count=4, max_rating=0)]  # singles-only puzzles
     (r,) = api.evaluate(examples, ["gram"], device="cpu", options={"samples": "4"})
     assert r.solved >= 3 and r.wrong == 0
+
+
+def test_recompute_gives_the_same_gram_step():
+    def after_two_steps(on):
+        torch.manual_seed(0)
+        family = _family(recompute=on)
+        assert all(m.recompute == on for m in (family.model.high, family.model.low))
+        family.step(1e-3), family.step(1e-3)
+        return family.last_stats["loss"], [p.detach().clone() for p in family.model.parameters()]
+
+    plain, on = after_two_steps(False), after_two_steps(True)
+    assert on[0] == pytest.approx(plain[0], rel=1e-6)
+    for a, b in zip(plain[1], on[1]):
+        torch.testing.assert_close(a, b)

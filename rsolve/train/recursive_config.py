@@ -54,6 +54,10 @@ class RecursiveTrainConfig(TrainConfig):
     eqr: bool = opt(False, "TRM: EqR's recipe, short for --latent-noise 0.01 --start-noise 1 --arch damping=0.95 "
                            "(each given value wins).", flag="--eqr/--no-eqr")
     val_limit: int = opt(256, "Validation puzzles per evaluation, at most (each runs every supervision step).")
+    recompute: bool = opt(False, "Keep only each net call's inputs for the backward pass and recompute the rest "
+                                 "there: a fraction of the activation memory for one more forward pass of the "
+                                 "gradient recursion (for large batches or widths).",
+                          flag="--recompute/--no-recompute")
 
     family: ClassVar[str] = "rsolve.train.recursive_loop:Recursive"
     models: ClassVar[tuple] = MODELS

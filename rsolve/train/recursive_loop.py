@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .. import verify
 from ..models import hrm, trm
-from ..models.layers import count_parameters
+from ..models.layers import count_parameters, recompute
 from ..puzzles import Maze
 from ..puzzles.dataset import DatasetError
 from ..puzzles.sudoku import PuzzleError
@@ -41,7 +41,8 @@ class Stepper:
 
     def __init__(self, model, cfg: RecursiveTrainConfig, device: torch.device, distributed: bool = False):
         self.model, self.cfg, self.device = model, cfg, device
-        self.ema = EMA(model, cfg.ema)
+        self.ema = EMA(model, cfg.ema)  # copied before recompute is set: the EMA net never trains
+        recompute(model, cfg.recompute)
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      betas=(cfg.beta1, cfg.beta2))
         fwd = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
