@@ -221,15 +221,14 @@ class RecurrentStack(nn.Module):
         return h
 
 
-def recompute(model: nn.Module, on: bool = True) -> int:
+def recompute(model: nn.Module, on: bool = True) -> None:
     """Activation recomputation for every recurrent net of `model`: the gradient
     recursion then holds two input states per net call instead of every
     intermediate of every call (at TRM-MLP batch 256, ~0.1 GB against ~2.2 GB a
-    call), for one more forward pass of that recursion. Returns the nets set."""
-    stacks = [m for m in model.modules() if isinstance(m, RecurrentStack)]
-    for m in stacks:
-        m.recompute = on
-    return len(stacks)
+    call), for one more forward pass of that recursion."""
+    for m in model.modules():
+        if isinstance(m, RecurrentStack):
+            m.recompute = on
 
 
 class RecursiveOutput(NamedTuple):
