@@ -14,7 +14,8 @@ FlopCounterMode over one eager step at batch 2: matmuls of the forward and backw
 passes, attention products included on CPU as they are counted there), the achieved
 GFLOP/s and its share of that precision's peak: how far a step is from what this
 CPU's matmul units allow.
---recompute: train with activation recomputation (the trainer's --recompute).
+--recompute: train with activation recomputation (the trainer's --recompute); without it the
+bench runs without, whatever the preset's default (the paper preset's is on).
 --profile N: after the timed steps, one more step under torch.profiler; its N most costly
 operators (self CPU time) go to stderr, to see where a step's time goes.
 Peak resident memory of the process (ru_maxrss) is printed after each row.

@@ -182,6 +182,9 @@ def test_preset_recipes_fill_only_what_the_user_left_unset():
     assert (sudoku.batch, maze.batch, paper.batch) == (32, 16, 768)
     assert maze.lr == sudoku.lr == 1e-3 and paper.max_steps_per_puzzle == 16
     assert RecursiveTrainConfig(kind="maze", preset="cpu", batch=5, lr=2e-4, **base).batch == 5
+    # the paper widths recompute activations (batch 768 would not fit otherwise); a flag wins
+    assert paper.recompute is True and sudoku.recompute is maze.recompute is False
+    assert RecursiveTrainConfig(kind="sudoku", preset="paper", recompute=False, **base).recompute is False
 
 
 @pytest.mark.parametrize("model", ["trm", "hrm"])
