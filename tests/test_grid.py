@@ -199,3 +199,20 @@ def test_puzzles_import_nothing_else_of_rsolve_and_grid_needs_no_numpy():
             "print('numpy' in sys.modules or 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_token_views_keep_a_grid_valid_and_are_undone_exactly(seed):
+    from rsolve.puzzles.symmetry import grid_token_view, sudoku_token_view
+    from rsolve.verify.sudoku import sat_for
+
+    rng = random.Random(seed)
+    grid_ = sat_for(9).solve(Sudoku.from_string("." * 81))
+    view = sudoku_token_view(9, rng)
+    shown = view.show([v + 1 for v in grid_.cells])  # rows hold value + 1; predictions are values
+    seen = Sudoku.from_string("".join(str(t - 1) for t in shown))
+    assert seen.cells != grid_.cells and check(Sudoku.from_string("." * 81), seen).accepted
+    assert view.back([t - 1 for t in shown]) == list(grid_.cells)
+    maze = grid_token_view(6, 6, rng)
+    row = [rng.randrange(6) for _ in range(36)]
+    assert sorted(maze.show(row)) == sorted(row) and maze.back(maze.show(row)) == row

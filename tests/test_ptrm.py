@@ -42,7 +42,8 @@ def tiny(tmp_path_factory):
 
 
 def engine(ckpt, **options):
-    return create("ptrm", "sudoku", checkpoint=ckpt, device="cpu", options=options)
+    # scripted networks answer in the puzzle's own frame, so views are off unless a test sets them
+    return create("ptrm", "sudoku", checkpoint=ckpt, device="cpu", options={"views": False, **options})
 
 
 def logits_of(answers: list[str]) -> torch.Tensor:
@@ -163,6 +164,35 @@ def test_rows_per_forward_stay_under_the_cap(tiny):
     assert max(sizes) == 3 and sum(sizes) == 2 * 7 * 2 == sum(a.stats["forwards"] for a in out)
 
 
+def test_views_map_each_rollouts_answer_back_to_the_puzzle(tiny):
+    """An oracle network that solves whatever view it is shown (and answers the unviewed
+    row wrong): the viewed rollouts' answers, mapped back, must agree on the solution."""
+    from rsolve.verify.sudoku import sat_for
+
+    shown = []
+
+    def oracle(carry, tokens, **kw):
+        rows = ["".join(str(max(t - 1, 0)) for t in row) for row in tokens.tolist()]
+        shown.extend(rows)
+        solved = [W1 if r == PUZZLE.replace(".", "0") else sat_for(9).solve(Sudoku.from_string(r)).to_string()
+                  for r in rows]
+        return RecursiveOutput(carry, logits_of(solved), torch.zeros(len(rows)), torch.zeros(len(rows)))
+
+    e = engine(tiny, samples=6, steps=1, sigma=0, select="vote", report=True, views=True)
+    e.model.forward = oracle
+    (a,) = e.solve_batch([Sudoku.from_string(PUZZLE)])
+    assert shown[0] == PUZZLE.replace(".", "0") and len(set(shown)) == 6  # rollout 0 as given, the rest viewed
+    assert a.solution.to_string() == SOLUTION and a.stats["pick"]["rollout"] != 0
+    assert a.stats["picks"] == {"q": False, "vote": True, "converge": False, "verify": True}
+
+
+def test_views_off_or_one_sample_reads_the_puzzle_as_given(tiny):
+    puzzles = [Sudoku.from_string(PUZZLE), Sudoku.from_string(HARD)]
+    plain = engine(tiny, samples=1, steps=2, select="q").solve_batch(puzzles)
+    viewed = engine(tiny, samples=1, steps=2, select="q", views=True).solve_batch(puzzles)
+    assert [a.stats["q_halt"] for a in plain] == [a.stats["q_halt"] for a in viewed]
+
+
 def test_mazes_run_with_the_maze_noise_default(tmp_path):
     from rsolve.puzzles import Maze
 
@@ -170,6 +200,40 @@ def test_mazes_run_with_the_maze_noise_default(tmp_path):
     model = trm.build("maze", "cpu", dim=16, heads=2, layers=1, ffn_multiple=8, h_cycles=2, l_cycles=2, seq_len=25)
     ckpt = checkpoints.save(tmp_path / "m", model.state_dict(), engine="trm", kind="maze",
                             architecture=model.cfg.to_dict(), card="test").path
-    e = create("ptrm", "maze", checkpoint=str(ckpt), device="cpu", options={"samples": 2, "steps": 2})
-    (a,) = e.solve_batch([Maze.from_rows("S...#\n.##.#\n...#.\n.#..G\n#####".split("\n"))])
-    assert e.sigma == 1.0 and a.stats["rollouts"] == 2 and a.status in ("found", "abstained")
+    for views in (False, True):
+        e = create("ptrm", "maze", checkpoint=str(ckpt), device="cpu",
+                   options={"samples": 2, "steps": 2, "views": views})
+        (a,) = e.solve_batch([Maze.from_rows("S...#\n.##.#\n...#.\n.#..G\n#####".split("\n"))])
+        assert e.sigma == 1.0 and a.stats["rollouts"] == 2 and a.status in ("found", "abstained")
+
+
+def test_maze_views_map_a_found_path_back(tmp_path):
+    """An oracle that finds a shortest path in whatever view of the maze it is shown, and
+    draws none for the unviewed row: the accepted answer comes from a viewed rollout."""
+    from rsolve.puzzles import Maze
+    from rsolve.puzzles.grid import PATH_TOKEN
+    from rsolve.puzzles.maze import bfs_path
+
+    torch.manual_seed(0)
+    model = trm.build("maze", "cpu", dim=16, heads=2, layers=1, ffn_multiple=8, h_cycles=2, l_cycles=2, seq_len=25)
+    ckpt = checkpoints.save(tmp_path / "m", model.state_dict(), engine="trm", kind="maze",
+                            architecture=model.cfg.to_dict(), card="test").path
+    maze = Maze.from_rows("S...#\n.##.#\n...#.\n.#..G\n#####".split("\n"))
+    chars = {1: "#", 2: ".", 3: "S", 4: "G"}
+
+    def oracle(carry, tokens, **kw):
+        out = []
+        for row in tokens.tolist():
+            drawn = list(row)
+            if row != maze.tokens():
+                seen = Maze.from_rows(["".join(chars[t] for t in row[r * 5:r * 5 + 5]) for r in range(5)])
+                for cell in bfs_path(seen):
+                    drawn[cell] = PATH_TOKEN
+            out.append(drawn)
+        logits = torch.nn.functional.one_hot(torch.tensor(out), model.cfg.vocab_size).float() * 10
+        return RecursiveOutput(carry, logits, torch.zeros(len(out)), torch.zeros(len(out)))
+
+    e = create("ptrm", "maze", checkpoint=str(ckpt), device="cpu", options={"samples": 4, "steps": 1, "views": True})
+    e.model.forward = oracle
+    (a,) = e.solve_batch([maze])
+    assert a.status == "found" and a.stats["pick"]["rollout"] != 0 and verify.check(maze, a.solution).accepted

@@ -123,6 +123,9 @@ PTRM_OPTIONS = (
          choices=("verify", "q", "vote", "converge"), flag=True),
     _opt("report", bool, False, "run every rollout all steps and record which rule's pick passes the verifier "
          "(`rsolve eval` then prints pass@K, q@K, vote@K, converge@K, verify@K)"),
+    _opt("views", bool, True, "each rollout after the first reads its puzzle under its own random symmetry "
+         "(Sudoku: band, stack, row and column swaps, transpose, digit relabelling; mazes: turns and flips), its "
+         "answers mapped back: rollouts differ by more than the noise (false: noise alone, the paper's PTRM)"),
     _opt("rows", int, None, "rollout rows per network pass, bounding memory for any K (default: Sudoku 256, "
          "mazes 32)", min=1, max=65_536),
     *(o for o in RECURSIVE_OPTIONS if o.name != "halt"),

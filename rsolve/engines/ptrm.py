@@ -7,6 +7,13 @@ its own seeded generator (engine seed, puzzle text, k), so a rollout's path does
 not depend on which other rollouts share its forward: chunking rows to bound
 memory, or batching puzzles differently, changes nothing but speed.
 
+With `views=true` rollout k > 0 also reads its puzzle under its own seeded
+symmetry (Sudoku: band, stack, row and column swaps, transpose, digit
+relabelling; mazes: the square's turns and flips), and each of its answers is
+mapped back to the puzzle's frame before anything looks at it: the network was
+trained on such views, so they are as familiar to it as the puzzle itself, and
+they spread rollouts further than noise on z alone.
+
 Rollouts of all puzzles in a batch share forwards of at most `rows` rows. With
 `select=verify` (the default) a puzzle stops at its first step where some
 rollout's answer passes the symbolic verifier, and its rows go to the next
@@ -25,6 +32,7 @@ step (`pass`, pass@K; verify's pick is accepted exactly when pass is true).
 
 from __future__ import annotations
 
+import random
 import time
 import zlib
 from collections import Counter
@@ -33,6 +41,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import verify
+from ..puzzles.symmetry import TokenView, grid_token_view, sudoku_token_view
 from . import Attempt
 from .recursive import RecursiveEngine
 
@@ -49,6 +58,7 @@ class Rollout:
     puzzle: int  # position in the batch
     index: int  # k, 0..K-1
     noise: torch.Generator
+    view: TokenView | None = None  # views=true: the symmetry this rollout reads its puzzle under
     steps: int = 0
     q: float = 0.0  # the last step's q_halt logit
     history: list = field(default_factory=list)  # the last CONVERGE_WINDOW + 1 predictions
@@ -141,6 +151,7 @@ class PTRMEngine(RecursiveEngine):
         self.rows = self.opt["rows"] or DEFAULT_ROWS[kind]
         self.early = self.select == "verify" and not self.report  # stop a puzzle at its first accepted answer
         self.checks = self.report or self.select == "verify"  # verify every answer of every step
+        self.views = self.opt.get("views", False)
 
     def _recurse(self, puzzles: list) -> list:
         trials = [Trial(p) for p in puzzles]
@@ -162,11 +173,29 @@ class PTRMEngine(RecursiveEngine):
             if i is None:
                 break
             if not trials[i].done:
-                fresh.append(Rollout(i, k, self._generator(trials[i].puzzle, k)))
+                p = trials[i].puzzle
+                fresh.append(Rollout(i, k, self._generator(p, k), self._view(p, k)))
                 trials[i].rollouts.append(fresh[-1])
         if fresh:
             idx = torch.tensor([r.puzzle for r in fresh], dtype=torch.long, device=self.device)
-            rows.add(fresh, tokens.index_select(0, idx), self.model.initial_carry(len(fresh)))
+            rows.add(fresh, self._view_tokens(fresh, tokens.index_select(0, idx)),
+                     self.model.initial_carry(len(fresh)))
+
+    def _view(self, puzzle, k: int) -> TokenView | None:
+        """views=true: rollout k > 0 of a puzzle reads it under its own seeded symmetry
+        (k = 0 reads it as given), so rollouts differ by more than the noise."""
+        if not self.views or k == 0:
+            return None
+        rng = random.Random(zlib.crc32(f"{self.seed}:{puzzle.to_string()}:{k}:view".encode()))
+        if self.kind == "sudoku":
+            return sudoku_token_view(self.side, rng)
+        return grid_token_view(self.side, self.model.cfg.vocab_size, rng)
+
+    def _view_tokens(self, fresh: list, tokens: torch.Tensor) -> torch.Tensor:
+        if not any(r.view for r in fresh):
+            return tokens
+        rows = [r.view.show(row) if r.view else row for r, row in zip(fresh, tokens.tolist())]
+        return torch.tensor(rows, dtype=torch.long, device=self.device)
 
     def _generator(self, puzzle, k: int) -> torch.Generator:
         g = torch.Generator(device=self.device)
@@ -204,7 +233,8 @@ class PTRMEngine(RecursiveEngine):
         q_halt = res.q_halt.float().cpu().tolist()
         for j, r in enumerate(rollouts):
             r.steps, r.q = r.steps + 1, q_halt[j]
-            r.history = (r.history + [bytes(pred[j])])[-(CONVERGE_WINDOW + 1):]  # small for any K
+            answer = r.view.back(pred[j]) if r.view else pred[j]  # in the puzzle's own frame
+            r.history = (r.history + [bytes(answer)])[-(CONVERGE_WINDOW + 1):]  # small for any K
             trials[r.puzzle].forwards += 1
             if self.checks and r.accepted_at is None and self._verdict(trials[r.puzzle], r.final)[1]:
                 r.accepted_at, r.accepted_q, r.accepted = r.steps, r.q, r.final

@@ -57,3 +57,39 @@ def maze_symmetry(height: int, width: int, rng: random.Random) -> Symmetry:
 
 def identity(n_cells: int, n_values: int) -> Symmetry:
     return Symmetry(tuple(range(n_cells)), tuple(range(1, n_values + 1)))
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """A symmetry applied to a network's token row, and undone on its predictions (to
+    run a network on a random view of a puzzle: the answer maps back exactly)."""
+
+    cells: tuple[int, ...]  # token position -> view position
+    tokens: tuple[int, ...]  # token id -> view token id
+    back_values: tuple[int, ...]  # a prediction in the view -> the original's
+
+    def show(self, row: list[int]) -> list[int]:
+        out = [0] * len(row)
+        for i, t in enumerate(row):
+            out[self.cells[i]] = self.tokens[t]
+        return out
+
+    def back(self, pred: list[int]) -> list[int]:
+        return [self.back_values[pred[j]] for j in self.cells]
+
+
+def sudoku_token_view(side: int, rng: random.Random) -> TokenView:
+    """Sudoku rows hold pad 0, blank 1 and value v as v + 1; predictions are values 1..side."""
+    sym = sudoku_symmetry(side, rng)
+    back = [0] * (side + 1)
+    for v, w in enumerate(sym.values, start=1):
+        back[w] = v
+    return TokenView(sym.cells, (0, 1, *(w + 1 for w in sym.values)), tuple(back))
+
+
+def grid_token_view(side: int, vocab: int, rng: random.Random) -> TokenView:
+    """A maze's square token grid under one of its 8 symmetries; tokens are cell kinds and
+    stay as they are (a smaller maze walled in at a corner moves to another corner)."""
+    views = grid_symmetries(side, side)
+    same = tuple(range(vocab))
+    return TokenView(views[rng.randrange(len(views))], same, same)
