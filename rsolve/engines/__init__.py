@@ -156,7 +156,7 @@ register(EngineSpec("hrm", ("sudoku", "maze"), "Hierarchical Reasoning Model (ne
                     "fast and slow recurrent modules", "rsolve.engines.recursive:HRMEngine", RECURSIVE_OPTIONS,
                     neural=True))
 register(EngineSpec("ptrm", ("sudoku", "maze"), "PTRM: K noisy rollouts of a TRM checkpoint (noise on the "
-                    "latent), one picked by the verifier or a rule", "rsolve.engines.ptrm:PTRMEngine", PTRM_OPTIONS,
+                    "latent, each on its own symmetric view), one picked by the verifier or a rule", "rsolve.engines.ptrm:PTRMEngine", PTRM_OPTIONS,
                     neural=True, weights="trm"))
 register(EngineSpec("gram", ("sudoku", "maze"), "GRAM: N trajectories sampled from a learned stochastic latent, "
                     "one picked by the verifier or a rule (or its process reward head)", "rsolve.engines.gram:GRAMEngine",
