@@ -156,8 +156,8 @@ register(EngineSpec("hrm", ("sudoku", "maze"), "Hierarchical Reasoning Model (ne
                     "fast and slow recurrent modules", "rsolve.engines.recursive:HRMEngine", RECURSIVE_OPTIONS,
                     neural=True))
 register(EngineSpec("ptrm", ("sudoku", "maze"), "PTRM: K noisy rollouts of a TRM checkpoint (noise on the "
-                    "latent, each on its own symmetric view), one picked by the verifier or a rule", "rsolve.engines.ptrm:PTRMEngine", PTRM_OPTIONS,
-                    neural=True, weights="trm"))
+                    "latent, each on its own symmetric view), one picked by the verifier or a rule",
+                    "rsolve.engines.ptrm:PTRMEngine", PTRM_OPTIONS, neural=True, weights="trm"))
 register(EngineSpec("gram", ("sudoku", "maze"), "GRAM: N trajectories sampled from a learned stochastic latent, "
                     "one picked by the verifier or a rule (or its process reward head)", "rsolve.engines.gram:GRAMEngine",
                     GRAM_OPTIONS, neural=True))

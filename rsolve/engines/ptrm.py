@@ -151,7 +151,7 @@ class PTRMEngine(RecursiveEngine):
         self.rows = self.opt["rows"] or DEFAULT_ROWS[kind]
         self.early = self.select == "verify" and not self.report  # stop a puzzle at its first accepted answer
         self.checks = self.report or self.select == "verify"  # verify every answer of every step
-        self.views = self.opt.get("views", False)
+        self.views = self.opt["views"]
 
     def _recurse(self, puzzles: list) -> list:
         trials = [Trial(p) for p in puzzles]

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..puzzles.dataset import to_token_arrays
 from ..puzzles.grid import (GOAL_TOKEN, MAZE_VOCAB, PATH_TOKEN, START_TOKEN, WALL_TOKEN, descent_path, grid_symmetries,
                            sudoku_vocab)
-from ..puzzles.symmetry import sudoku_symmetry
+from ..puzzles.symmetry import sudoku_token_view
 
 # ------------------------------------------------------------------ data
 
@@ -86,10 +86,9 @@ class TokenSet:
         if self.kind == "maze":
             view = x[self.views[rng.randrange(len(self.views))]]
             return view, self._descent_label(view)
-        sym = sudoku_symmetry(self.width, rng)
-        lut = np.arange(self.vocab)
-        lut[2:] = np.asarray(sym.values) + 1  # token v+1 -> values[v-1]+1; pad and blank stay
-        cells = np.asarray(sym.cells)  # original cell -> view cell
+        view = sudoku_token_view(self.width, rng)
+        lut = np.asarray(view.tokens)  # token v+1 -> values[v-1]+1; pad and blank stay
+        cells = np.asarray(view.cells)  # original cell -> view cell
         vx, vy = np.empty_like(x), np.empty_like(y)
         vx[cells], vy[cells] = lut[x], lut[y]
         return vx, vy

@@ -14,8 +14,9 @@ PRECISIONS = ("fp32", "bf16")
 # What a preset changes besides the architecture. paper: the published recipes
 # (batch 768, lr 1e-4, weight decay 1.0, N_sup 16), with activation recomputation:
 # at hidden 512 the gradient recursion keeps ~2.2 GB per net call at batch 256 (peak
-# 17.2 GB off, 4.4 GB on, 7% slower compiled), and 768 keeps 3x that. cpu: small batches and fewer supervision steps so a CPU hour sees many
-# updates; its activations are small, so nothing is recomputed.
+# 17.2 GB off, 4.4 GB on, 7% slower compiled), and 768 keeps 3x that. cpu: small
+# batches and fewer supervision steps so a CPU hour sees many updates; its
+# activations are small, so nothing is recomputed.
 TRAIN_PRESETS = {
     "paper": dict(batch=768, lr=1e-4, weight_decay=1.0, max_steps_per_puzzle=16, recompute=True),
     "cpu": dict(batch=32, lr=1e-3, weight_decay=0.1, max_steps_per_puzzle=8, recompute=False),
