@@ -274,3 +274,27 @@ def test_version_and_singular_summary():
     assert code == 0 and out.strip() == f"rsolve {__version__}"
     code, _, err = run("solve", "-m", "sat", stdin=PUZZLE)
     assert code == 0 and "rsolve: 1 record: 1 solved" in err
+
+
+def _commands(group, path=()):
+    for name, cmd in getattr(group, "commands", {}).items():
+        yield path + (name,), cmd
+        yield from _commands(cmd, path + (name,))
+
+
+def test_help_keeps_bracketed_text_that_rich_markup_would_eat():
+    # Typer renders help with Rich markup, where "[plot]" is a tag and vanishes unless escaped.
+    import re
+
+    import typer.main
+
+    for path, cmd in _commands(typer.main.get_command(app)):
+        texts = [p.help or "" for p in getattr(cmd, "params", [])] + [cmd.help or ""]
+        found = [m for t in texts for m in re.findall(r"\S*\\?\[[a-z]+\]\S*", t)]
+        wanted = [m.replace("\\[", "[") for m in found]
+        if not wanted:
+            continue
+        code, out, _ = run(*path, "--help")
+        flat = re.sub(r"[\s│]+", "", out)
+        for token in wanted:
+            assert token in flat, (path, token)

@@ -160,7 +160,7 @@ def eval_command(
                                               "seconds per puzzle, against the value (jsonl: one object per row)."),
     plot: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png", help="With --sweep: also draw "
                                        "accuracy against the value as a PNG (needs matplotlib: pip install "
-                                       "'rsolve[plot]')."),
+                                       "'rsolve\\[plot]')."),
 ):
     """Run engines over a labelled dataset and print solved, wrong, abstained and label-match rates.
 
