@@ -92,8 +92,9 @@ def test_from_trm_starts_as_that_trm_exactly(kind, shape):
 
 
 def _family(**kw):
+    kw = {"probe_every": 1, **kw}
     cfg = GRAMTrainConfig(kind="sudoku", batch=6, precision="fp32", compile=False, max_steps_per_puzzle=2,
-                          probe_every=1, probe_batch=3, val_limit=3, overrides=TINY, **kw)
+                          probe_batch=3, val_limit=3, overrides=TINY, **kw)
     family = gram_loop.GRAM(cfg, torch.device("cpu"))
     examples = [Example(p, s, r.rating) for p, s, r in iter_sudoku(seed=5, count=10)]
     family.load_data(examples[:7], examples[7:])
@@ -111,6 +112,20 @@ def test_a_step_trains_on_the_posterior_and_measures_the_prior():
     assert not torch.equal(before, family.model.prm_head.weight)  # the probe's rollouts train the reward head
     metrics = family.validate()
     assert {"val_exact", "val_exact_posterior"} <= set(metrics)
+
+
+def test_a_step_in_pieces_trains_every_piece_and_probes_the_prior_once():
+    torch.manual_seed(0)
+    family = _family(micro_batch=4, probe_every=2)  # pieces of 4 and 2 slots
+    before = [p.detach().clone() for p in family.model.parameters()]
+    family.step(1e-3)
+    assert family.stepper.calls == 1 and "prm_loss" not in family.last_stats  # a step, not a piece, counts
+    family.step(1e-3)
+    assert family.stepper.calls == 2 and family.last_stats["prm_loss"] > 0
+    assert all(c.shape[0] == 6 for c in family.slots.carry)  # the pieces' states joined again
+    names = [n for n, _ in family.model.named_parameters()]
+    still = [n for n, a, b in zip(names, before, family.model.parameters()) if torch.equal(a, b)]
+    assert not still
 
 
 def test_a_posterior_far_ahead_of_the_prior_prints_one_warning(monkeypatch, capsys):

@@ -150,8 +150,8 @@ def test_two_cpu_ranks_keep_identical_weights(data):
     out = data["root"] / "ddp"
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                         RSOLVE, "train", "sudoku", "--model", "trm", "-d", str(data["sudoku"]), "-o", str(out),
-                        "--steps", "3", "-b", "2", "--max-steps-per-puzzle", "2", "--precision", "fp32",
-                        "--device", "cpu", *_tiny_args("trm")],
+                        "--steps", "3", "-b", "2", "--micro-batch", "1",  # pieces: one gradient sync per step
+                        "--max-steps-per-puzzle", "2", "--precision", "fp32", "--device", "cpu", *_tiny_args("trm")],
                        capture_output=True, text=True, env=ENV, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]
     records = [json.loads(line) for line in (out.parent / "ddp.run" / "metrics.jsonl").open()]
@@ -182,9 +182,64 @@ def test_preset_recipes_fill_only_what_the_user_left_unset():
     assert (sudoku.batch, maze.batch, paper.batch) == (32, 16, 768)
     assert maze.lr == sudoku.lr == 1e-3 and paper.max_steps_per_puzzle == 16
     assert RecursiveTrainConfig(kind="maze", preset="cpu", batch=5, lr=2e-4, **base).batch == 5
-    # the paper widths recompute activations (batch 768 would not fit otherwise); a flag wins
-    assert paper.recompute is True and sudoku.recompute is maze.recompute is False
-    assert RecursiveTrainConfig(kind="sudoku", preset="paper", recompute=False, **base).recompute is False
+    # on a CPU a step runs in pieces of 32 slots, which the cpu batches fit in whole; the paper
+    # widths then need no recomputation, but do when the batch runs in one pass; a flag wins
+    assert sudoku.micro_batch == maze.micro_batch == paper.micro_batch == 32
+    assert paper.recompute is sudoku.recompute is maze.recompute is False
+    whole = RecursiveTrainConfig(kind="sudoku", preset="paper", micro_batch=0, **base)
+    assert whole.recompute is True
+    assert RecursiveTrainConfig(kind="sudoku", preset="paper", micro_batch=0, recompute=False, **base).recompute is False
+    with pytest.raises(ValueError, match="--micro-batch"):
+        RecursiveTrainConfig(kind="sudoku", preset="cpu", micro_batch=-1, **base)
+
+
+@pytest.mark.parametrize("model", ["trm", "hrm"])
+def test_micro_batches_give_the_whole_batch_step_in_less_memory(model):
+    """A batch of 5 run in pieces of 2, 2 and 1 updates the weights as one pass over all 5
+    does, carries the same states, halts the same slots, and keeps less for backward."""
+    from rsolve.train.recursive_loop import MODULES, Stepper
+
+    def two_steps(micro):
+        cfg = RecursiveTrainConfig(kind="sudoku", model=model, data="-", out="-", precision="fp32", compile=False,
+                                   batch=5, micro_batch=micro, explore=0.5)
+        torch.manual_seed(0)
+        net = MODULES[model].build("sudoku", "cpu", **TINY[model])
+        stepper = Stepper(net, cfg, torch.device("cpu"))
+        draws, gen = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+
+        def draw(n):
+            return (torch.randint(1, 11, (n, 81), generator=draws), torch.randint(2, 11, (n, 81), generator=draws))
+
+        saved = []  # bytes kept for backward by each forward pass (one per piece)
+        loss = stepper.loss
+
+        def counted(*args):
+            saved.append(0)
+            return loss(*args)
+
+        def pack(t):
+            saved[-1] += t.numel() * t.element_size()
+            return t
+
+        stepper.loss = counted
+        slots = empty_slots(net, 5, 81, torch.device("cpu"))
+        losses = []
+        for _ in range(2):
+            saved.clear()
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                slots, stats = stepper.step(slots, draw, 1e-2, gen)
+            losses.append(stats["loss"])
+        return (len(saved), max(saved)), losses, slots, [p.detach().clone() for p in net.parameters()], stats
+
+    whole, split = two_steps(0), two_steps(2)
+    assert whole[0][0] == 1 and split[0][0] == 3 and split[0][1] < whole[0][1] * 0.7  # a piece keeps less
+    assert split[1] == pytest.approx(whole[1], rel=1e-5)
+    for a, b in zip(whole[3], split[3]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # Adam: sums in another order
+    for a, b in zip(whole[2].carry, split[2].carry):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert torch.equal(whole[2].halted, split[2].halted) and torch.equal(whole[2].steps, split[2].steps)
+    assert whole[4]["halted"] == split[4]["halted"] and whole[4]["halt_right"] == split[4]["halt_right"]
 
 
 @pytest.mark.parametrize("model", ["trm", "hrm"])

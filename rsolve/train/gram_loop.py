@@ -46,12 +46,15 @@ class GRAMStepper(Stepper):
         kl = out.kl.float().mean()
         loss = loss + cfg.beta * kl
         parts["kl"] = kl.item()
-        self.calls += 1
-        if self.calls % cfg.probe_every == 0:
-            prm_loss, self.probe = self.prior_probe(slots)
-            loss = loss + cfg.prm_weight * prm_loss
-            parts["prm_loss"] = prm_loss.item()
         return out, loss, parts, cell, solved
+
+    def step_loss(self, slots: Slots):
+        """Every probe_every optimizer steps: the process reward head's loss on rollouts from the prior."""
+        self.calls += 1
+        if self.calls % self.cfg.probe_every:
+            return None
+        prm_loss, self.probe = self.prior_probe(slots)
+        return self.cfg.prm_weight * prm_loss, {"prm_loss": prm_loss.item()}
 
     def prior_probe(self, slots: Slots) -> tuple[torch.Tensor, dict]:
         """Roll the first probe_batch slots' puzzles from the prior for N_sup steps:

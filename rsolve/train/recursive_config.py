@@ -12,11 +12,12 @@ KINDS = ("sudoku", "maze")
 PRECISIONS = ("fp32", "bf16")
 
 # What a preset changes besides the architecture. paper: the published recipes
-# (batch 768, lr 1e-4, weight decay 1.0, N_sup 16), with activation recomputation:
-# at hidden 512 the gradient recursion keeps ~2.2 GB per net call at batch 256 (peak
-# 17.2 GB off, 4.4 GB on, 7% slower compiled), and 768 keeps 3x that. cpu: small
-# batches and fewer supervision steps so a CPU hour sees many updates; its
-# activations are small, so nothing is recomputed.
+# (batch 768, lr 1e-4, weight decay 1.0, N_sup 16), with activation recomputation
+# where the batch runs in one pass (a GPU): at hidden 512 the gradient recursion
+# keeps ~2.2 GB per net call at batch 256, and 768 keeps 3x that. On a CPU the
+# batch runs in pieces instead (CPU_MICRO_BATCH), which keeps less at no cost in
+# speed. cpu: small batches and fewer supervision steps so a CPU hour sees many
+# updates; its activations are small, so nothing is recomputed.
 TRAIN_PRESETS = {
     "paper": dict(batch=768, lr=1e-4, weight_decay=1.0, max_steps_per_puzzle=16, recompute=True),
     "cpu": dict(batch=32, lr=1e-3, weight_decay=0.1, max_steps_per_puzzle=8, recompute=False),
@@ -24,6 +25,11 @@ TRAIN_PRESETS = {
 # A maze sample costs ~40x a Sudoku one here (900 positions, attention), so the
 # cpu recipe halves the batch to keep the optimizer steps per hour up.
 KIND_OVERRIDES = {("cpu", "maze"): dict(batch=16)}
+# On a CPU a step runs in pieces of this many slots, whose gradients add up to the
+# batch's: at hidden 512 one piece's activations are ~1/8 of batch 256's, so the
+# paper recipe needs no recomputation there (README "Training speed"). A GPU wants
+# the whole batch in one pass.
+CPU_MICRO_BATCH = 32
 # EqR (Huang, Geng, Kolter 2026): damped noisy latent updates and a random start
 EQR = dict(latent_noise=0.01, start_noise=1.0, damping=0.95)
 
@@ -56,10 +62,14 @@ class RecursiveTrainConfig(TrainConfig):
                                   "noise (EqR's random start: 1).")
     eqr: bool = opt(False, "TRM: EqR's recipe, short for --latent-noise 0.01 --start-noise 1 --arch damping=0.95 "
                            "(each given value wins).", flag="--eqr/--no-eqr")
+    micro_batch: int | None = opt(None, "Slots per forward and backward pass: a step runs the batch in pieces "
+                                        "whose gradients add up to the batch's, the same update in less memory "
+                                        "(0: the whole batch in one pass; default: 32 on a CPU, 0 on a GPU).")
     val_limit: int = opt(256, "Validation puzzles per evaluation, at most (each runs every supervision step).")
     recompute: bool | None = opt(None, "Keep only each net call's inputs for the backward pass and recompute the "
                                        "rest there: a fraction of the activation memory for one more forward pass "
-                                       "of the gradient recursion (default: the preset's: paper on, cpu off).",
+                                       "of the gradient recursion (default: the preset's, paper on and cpu off, "
+                                       "and off while --micro-batch splits the batch).",
                           flag="--recompute/--no-recompute")
 
     family: ClassVar[str] = "rsolve.train.recursive_loop:Recursive"
@@ -85,7 +95,8 @@ class RecursiveTrainConfig(TrainConfig):
             self.latent_noise = self.latent_noise or EQR["latent_noise"]
             self.start_noise = self.start_noise or EQR["start_noise"]
             self.overrides = {"damping": EQR["damping"], **self.overrides}
-        for name, ok in (("--batch-size", self.batch >= 1), ("--max-steps-per-puzzle", self.max_steps_per_puzzle >= 1),
+        for name, ok in (("--batch-size", self.batch >= 1), ("--micro-batch", self.micro_batch >= 0),
+                         ("--max-steps-per-puzzle", self.max_steps_per_puzzle >= 1),
                          ("--ema", 0 <= self.ema < 1), ("--latent-noise", 0 <= self.latent_noise <= 10),
                          ("--start-noise", 0 <= self.start_noise <= 10), ("--lr", self.lr > 0), ("--val-limit", self.val_limit >= 1),
                          ("--precision", self.precision in PRECISIONS)):
@@ -105,8 +116,12 @@ class RecursiveTrainConfig(TrainConfig):
             raise ValueError(f"unknown preset {self.preset!r}; choose from auto, {', '.join(TRAIN_PRESETS)}")
         recipe = {**TRAIN_PRESETS[self.preset], **KIND_OVERRIDES.get((self.preset, self.kind), {})}
         for key, value in recipe.items():
-            if getattr(self, key) is None:
+            if getattr(self, key) is None and key != "recompute":
                 setattr(self, key, value)
+        if self.micro_batch is None:
+            self.micro_batch = CPU_MICRO_BATCH if device.type == "cpu" else 0
+        if self.recompute is None:  # pieces of the batch keep little for the backward pass already
+            self.recompute = recipe["recompute"] and not 0 < self.micro_batch < self.batch
         if self.precision == "auto":
             self.precision = "bf16" if native_bf16(device) else "fp32"
         if self.compile is None:

@@ -45,11 +45,13 @@ class Stepper:
         recompute(model, cfg.recompute)
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      betas=(cfg.beta1, cfg.beta2))
-        fwd = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
-                                      **_no_buffer_sync()) if distributed else model
-        self.fwd = torch.compile(fwd) if cfg.compile else fwd
+        self.ddp = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                           **_no_buffer_sync()) if distributed else None
+        fwd = self.ddp or model
+        # one graph per micro-batch shape (at most two: the full ones and a shorter last one)
+        self.fwd = torch.compile(fwd, dynamic=False) if cfg.compile else fwd
         # HRM's extra no-grad forward must not go through DDP's gradient bookkeeping
-        self.peek = (torch.compile(model) if distributed else self.fwd) if cfg.compile else model
+        self.peek = (torch.compile(model, dynamic=False) if distributed else self.fwd) if cfg.compile else model
         self.use_continue = cfg.model == "hrm"
 
     def step(self, slots: Slots, draw, lr: float, generator: torch.Generator) -> tuple[Slots, dict]:
@@ -59,24 +61,53 @@ class Stepper:
         for g in self.opt.param_groups:
             g["lr"] = lr
         steps = slots.steps + 1
-        out, loss, parts, cell, solved = self.loss(slots, steps)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        carry, q_halt, q_cont, loss, parts, cell, solved = self.forward_backward(slots, steps)
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.opt.step()
         self.ema.update(self.model)
-        q_halt, q_cont = out.q_halt.detach(), out.q_continue.detach()
         halted = halt_decision(steps, q_halt, q_cont, cfg.max_steps_per_puzzle, cfg.explore, self.use_continue,
                                generator)
-        stats = {"loss": loss.item(), **parts, "halted": int(halted.sum()),
+        stats = {"loss": loss, **parts, "halted": int(halted.sum()),
                  "solved_at_halt": int((solved & halted).sum()), "cell_at_halt": float(cell[halted].sum()),
                  # every slot trains the halt head every step, so every slot scores it
                  "halt_right": float(((q_halt >= 0) == solved).float().mean()),
                  "depth": float(steps[halted].float().sum())}
-        carry = tuple(c.float() for c in out.carry)  # one dtype across steps (bf16 autocast returns bf16)
+        carry = tuple(c.float() for c in carry)  # one dtype across steps (bf16 autocast returns bf16)
         return Slots(slots.tokens, slots.labels, steps, halted, carry), stats
 
+    def forward_backward(self, slots: Slots, steps: torch.Tensor) -> tuple:
+        """The batch's gradient, added up over pieces of `cfg.micro_batch` slots: the loss
+        is a mean over slots, so a piece's loss weighs its share of the batch and the sum
+        is the whole batch's gradient, while the backward pass keeps one piece's
+        activations instead of the batch's. Returns (carry, q_halt, q_continue, loss,
+        loss parts, cell accuracy, solved) of the whole batch, detached."""
+        batch = len(steps)
+        size = self.cfg.micro_batch or batch
+        outs, loss_sum, parts_sum = [], 0.0, {}
+        for start in range(0, batch, size):
+            part = slice(start, start + size)
+            share = len(steps[part]) / batch
+            piece = Slots(slots.tokens[part], slots.labels[part], steps[part], slots.halted[part],
+                          tuple(c[part] for c in slots.carry))
+            # DDP averages the gradients across processes once, in the last piece's backward
+            last = start + size >= batch
+            with nullcontext() if self.ddp is None or last else self.ddp.no_sync():
+                out, loss, parts, cell, solved = self.loss(piece, steps[part])
+                (loss * share).backward()
+            outs.append((*out.carry, out.q_halt, out.q_continue, cell, solved))
+            loss_sum += loss.item() * share
+            for k, v in parts.items():
+                parts_sum[k] = parts_sum.get(k, 0.0) + v * share
+        extra = self.step_loss(slots)
+        if extra is not None:
+            extra_loss, extra_parts = extra
+            extra_loss.backward()
+            loss_sum += extra_loss.item()
+            parts_sum.update(extra_parts)
+        y, z, q_halt, q_cont, cell, solved = (torch.cat(t).detach() for t in zip(*outs))
+        return (y, z), q_halt, q_cont, loss_sum, parts_sum, cell, solved
 
     def loss(self, slots: Slots, steps: torch.Tensor) -> tuple:
         """(model output, loss, its parts, cell accuracy, solved) of one supervision step."""
@@ -89,6 +120,16 @@ class Stepper:
             with torch.no_grad(), autocast(self.device, cfg.precision):
                 target = q_continue_target(self.peek(out.carry, slots.tokens), steps >= cfg.max_steps_per_puzzle)
         return (out, *supervision_loss(out, slots.labels, target, cfg.q_weight))
+
+    def step_loss(self, slots: Slots):
+        """A loss computed once per step on the whole batch, besides the supervision loss
+        (GRAM's prior rollouts), as (loss, parts); None here."""
+        return None
+
+
+def split_note(cfg) -> str:
+    """How a step splits its batch, for the log and the card ("" when it does not)."""
+    return f" in pieces of {cfg.micro_batch}" if 0 < cfg.micro_batch < cfg.batch else ""
 
 
 def _no_buffer_sync() -> dict:
@@ -176,8 +217,9 @@ class Recursive(loop.Family):
         return (f"training {self.name} {cfg.kind} ({cfg.preset} preset, {count_parameters(self.model):,} parameters, "
                 f"{cfg.precision}{', compiled' if cfg.compile else ''}) on {self.n_train} examples"
                 f"{f' over {self.world} processes' if self.world > 1 else ''}, validating on "
-                f"{min(self.n_val, cfg.val_limit)}; batch {cfg.batch}, up to {cfg.max_steps_per_puzzle} supervision "
-                f"steps per puzzle; {self.device.type}, budget {cfg.minutes:g} min"
+                f"{min(self.n_val, cfg.val_limit)}; batch {cfg.batch}{split_note(cfg)}, "
+                f"up to {cfg.max_steps_per_puzzle} "
+                f"supervision steps per puzzle; {self.device.type}, budget {cfg.minutes:g} min"
                 + (f" or {cfg.max_steps} steps" if cfg.max_steps else ""))
 
     def step(self, lr: float) -> dict:
@@ -235,7 +277,8 @@ class Recursive(loop.Family):
             f"per slot per optimizer step, up to {cfg.max_steps_per_puzzle} per puzzle (halt: {halting}, "
             f"{cfg.explore:.0%} forced exploration){_eqr_note(cfg, arch)}; AdamW lr {cfg.lr:g} (warmup {cfg.warmup:.0%}, cosine to "
             f"{cfg.lr_floor:g}x), weight decay {cfg.weight_decay:g}, clip {cfg.grad_clip:g}; {cfg.precision}"
-            + (", torch.compile" if cfg.compile else "") + ("; augmented on the fly" if cfg.augment else ""),
+            + (", torch.compile" if cfg.compile else "") + split_note(cfg)
+            + ("; augmented on the fly" if cfg.augment else ""),
             "- Loss: softmax cross-entropy on every cell (the official code uses stablemax) + "
             f"{cfg.q_weight:g} x BCE(q_halt, grid right)" + (f" + {cfg.q_weight:g} x BCE(q_continue, bootstrapped "
                                                              "next-step target)" if cfg.model == "hrm" else "")]
