@@ -12,6 +12,8 @@ trainer's step (bench/recursive_train_speed.py's setup) on random tokens:
   ratsilu     silu from a rational fit of tanh (FMAs and one division instead of exp and one)
   leftng      the left product (as `left`) only in the recursions without gradient
   ratleftng   both of the last two
+  fastexp     inductor's vectorized exp swapped for ATen's faster exp_u20 (a patch of torch internals)
+  autotune    torch.compile's max-autotune: inductor's C++ GEMM templates where they time faster
 
 Usage: python bench/trm_step_variants.py [--variants base,split,...] [--compile] [--batch 256]
            [--micro-batch 0] [--steps 2] [--warmup 1] [--threads 2]
@@ -29,7 +31,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-VARIANTS = ("base", "split", "left", "bf16stream", "frms", "fn", "ratsilu", "leftng", "ratleftng")
+VARIANTS = ("base", "split", "left", "bf16stream", "frms", "fn", "ratsilu", "leftng", "ratleftng", "fastexp", "autotune")
 
 
 class SwiGLUProduct(torch.autograd.Function):
@@ -67,6 +69,14 @@ def rational_silu(x):
 def patch(variant: str) -> None:
     from rsolve.models import layers, trm
 
+    if variant == "autotune":  # inductor's own C++ GEMMs (AMX micro-kernels, fused epilogues) where faster
+        import torch._inductor.config as inductor
+
+        inductor.max_autotune, inductor.max_autotune_gemm_backends = True, "CPP,ATEN"
+    if variant == "fastexp":
+        from torch._inductor.codegen import cpp
+
+        cpp.CppVecOverrides.exp = staticmethod(lambda x: f"{x}.exp_u20()")
     if variant in ("ratsilu", "ratleftng"):
         def swiglu(self, x):
             gate, up = self.gate_up(x).chunk(2, dim=-1)
