@@ -277,7 +277,7 @@ class Recursive(loop.Family):
             f"per slot per optimizer step, up to {cfg.max_steps_per_puzzle} per puzzle (halt: {halting}, "
             f"{cfg.explore:.0%} forced exploration){_eqr_note(cfg, arch)}; AdamW lr {cfg.lr:g} (warmup {cfg.warmup:.0%}, cosine to "
             f"{cfg.lr_floor:g}x), weight decay {cfg.weight_decay:g}, clip {cfg.grad_clip:g}; {cfg.precision}"
-            + (", torch.compile" if cfg.compile else "") + split_note(cfg)
+            + (", torch.compile" if cfg.compile else "") + (f"; each batch{split_note(cfg)}" if split_note(cfg) else "")
             + ("; augmented on the fly" if cfg.augment else ""),
             "- Loss: softmax cross-entropy on every cell (the official code uses stablemax) + "
             f"{cfg.q_weight:g} x BCE(q_halt, grid right)" + (f" + {cfg.q_weight:g} x BCE(q_continue, bootstrapped "
