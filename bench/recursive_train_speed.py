@@ -21,7 +21,7 @@ bench runs without, whatever the preset's default (the paper preset's is on).
 default: the trainer's, 32 on a CPU); each row names the piece size it ran with.
 --profile N: after the timed steps, one more step under torch.profiler; its N most costly
 operators (self CPU time) go to stderr, to see where a step's time goes (compiled: each fused
-kernel by name, which needs compiling the step once more).
+kernel by name, which its generated code then records while the timed steps run as well).
 Peak resident memory of the process (ru_maxrss) is printed after each row.
 Progress goes to stderr, the table (markdown) to stdout.
 """
@@ -71,6 +71,10 @@ def sample_flops(model_name, kind, preset, device) -> float:
 
 def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device, profile=0,
             recompute=False, micro_batch=None) -> tuple[float, int, int]:
+    if profile and compiled:  # name each fused kernel in the table (else one row per compiled graph)
+        import torch._inductor.config
+
+        torch._inductor.config.cpp.enable_kernel_profile = True
     cfg, stepper, draw, slots, gen = setup(model_name, kind, preset, precision, compiled, batch, device, recompute,
                                            micro_batch)
     for _ in range(warmup):  # compiles, allocator and caches warm up here
@@ -84,10 +88,6 @@ def measure(model_name, kind, preset, precision, compiled, batch, steps, warmup,
         torch.cuda.synchronize()
     rate = cfg.batch * steps / (time.perf_counter() - t)
     if profile:
-        if compiled:  # name each fused kernel in the table (otherwise one row per compiled graph)
-            import torch._inductor.config
-
-            torch._inductor.config.cpp.enable_kernel_profile = True
         with torch.profiler.profile() as prof:
             stepper.step(slots, draw, cfg.lr, gen)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=profile), file=sys.stderr, flush=True)
