@@ -143,8 +143,8 @@ def main(argv=None) -> None:
                     warmup = a.warmup or (3 if compiled else 1)
                     print(f"timing {model_name} {kind} {preset} {precision} compile={compiled} "
                           f"micro-batch={'auto' if micro is None else micro} ...", file=sys.stderr, flush=True)
-                    rate, b, piece = measure(model_name, kind, preset, precision, compiled, batch, steps, warmup, device,
-                                      a.profile, a.recompute, micro)
+                    rate, b, piece = measure(model_name, kind, preset, precision, compiled, batch, steps, warmup,
+                                             device, a.profile, a.recompute, micro)
                     row = (f"| {model_name} | {kind} | {preset} | {precision} | {'on' if compiled else 'off'} "
                            f"| {b} | {piece} | {rate:.2f} |")
                     if peak:

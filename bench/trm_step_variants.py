@@ -31,7 +31,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-VARIANTS = ("base", "split", "left", "bf16stream", "frms", "fn", "ratsilu", "leftng", "ratleftng", "fastexp", "autotune")
+VARIANTS = ("base", "split", "left", "bf16stream", "frms", "fn", "ratsilu", "leftng", "ratleftng", "fastexp",
+            "autotune")
 
 
 class SwiGLUProduct(torch.autograd.Function):
@@ -159,8 +160,8 @@ def main(argv=None) -> None:
         if v not in VARIANTS:
             p.error(f"unknown variant {v!r}: {', '.join(VARIANTS)}")
         args = [sys.executable, __file__, "--run", v, "--batch", str(a.batch), "--micro-batch", str(a.micro_batch),
-                "--steps", str(a.steps),
-                "--warmup", str(a.warmup), "--threads", str(a.threads)] + (["--compile"] if a.compile else [])
+                "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+        args += ["--compile"] if a.compile else []
         done = subprocess.run(args, capture_output=True, text=True)
         rate = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else \
             f"failed (exit {done.returncode}: {(done.stderr.strip().splitlines() or [''])[-1][:80]})"

@@ -15,8 +15,8 @@ PRECISIONS = ("fp32", "bf16")
 # (batch 768, lr 1e-4, weight decay 1.0, N_sup 16), with activation recomputation
 # where the batch runs in one pass (a GPU): at hidden 512 the gradient recursion
 # keeps ~2.2 GB per net call at batch 256, and 768 keeps 3x that. On a CPU the
-# batch runs in pieces instead (CPU_MICRO_BATCH), which keeps less at no cost in
-# speed. cpu: small batches and fewer supervision steps so a CPU hour sees many
+# batch runs in pieces instead (CPU_MICRO_BATCH), which keeps less for 3% of the
+# speed, where recomputation cost 7-22%. cpu: small batches and fewer supervision steps so a CPU hour sees many
 # updates; its activations are small, so nothing is recomputed.
 TRAIN_PRESETS = {
     "paper": dict(batch=768, lr=1e-4, weight_decay=1.0, max_steps_per_puzzle=16, recompute=True),

@@ -85,27 +85,23 @@ class Stepper:
         loss parts, cell accuracy, solved) of the whole batch, detached."""
         batch = len(steps)
         size = self.cfg.micro_batch or batch
-        outs, loss_sum, parts_sum = [], 0.0, {}
+        # the once-a-step loss joins the last piece's backward, the one DDP synchronises
+        extra_loss, parts_sum = self.step_loss(slots) or (None, {})
+        outs, loss_sum = [], 0.0 if extra_loss is None else extra_loss.item()
         for start in range(0, batch, size):
             part = slice(start, start + size)
             share = len(steps[part]) / batch
             piece = Slots(slots.tokens[part], slots.labels[part], steps[part], slots.halted[part],
                           tuple(c[part] for c in slots.carry))
-            # DDP averages the gradients across processes once, in the last piece's backward
             last = start + size >= batch
             with nullcontext() if self.ddp is None or last else self.ddp.no_sync():
                 out, loss, parts, cell, solved = self.loss(piece, steps[part])
-                (loss * share).backward()
+                total = loss * share
+                (total + extra_loss if last and extra_loss is not None else total).backward()
             outs.append((*out.carry, out.q_halt, out.q_continue, cell, solved))
             loss_sum += loss.item() * share
             for k, v in parts.items():
                 parts_sum[k] = parts_sum.get(k, 0.0) + v * share
-        extra = self.step_loss(slots)
-        if extra is not None:
-            extra_loss, extra_parts = extra
-            extra_loss.backward()
-            loss_sum += extra_loss.item()
-            parts_sum.update(extra_parts)
         y, z, q_halt, q_cont, cell, solved = (torch.cat(t).detach() for t in zip(*outs))
         return (y, z), q_halt, q_cont, loss_sum, parts_sum, cell, solved
 
@@ -218,8 +214,8 @@ class Recursive(loop.Family):
                 f"{cfg.precision}{', compiled' if cfg.compile else ''}) on {self.n_train} examples"
                 f"{f' over {self.world} processes' if self.world > 1 else ''}, validating on "
                 f"{min(self.n_val, cfg.val_limit)}; batch {cfg.batch}{split_note(cfg)}, "
-                f"up to {cfg.max_steps_per_puzzle} "
-                f"supervision steps per puzzle; {self.device.type}, budget {cfg.minutes:g} min"
+                f"up to {cfg.max_steps_per_puzzle} supervision steps per puzzle; {self.device.type}, "
+                f"budget {cfg.minutes:g} min"
                 + (f" or {cfg.max_steps} steps" if cfg.max_steps else ""))
 
     def step(self, lr: float) -> dict:
@@ -277,7 +273,8 @@ class Recursive(loop.Family):
             f"per slot per optimizer step, up to {cfg.max_steps_per_puzzle} per puzzle (halt: {halting}, "
             f"{cfg.explore:.0%} forced exploration){_eqr_note(cfg, arch)}; AdamW lr {cfg.lr:g} (warmup {cfg.warmup:.0%}, cosine to "
             f"{cfg.lr_floor:g}x), weight decay {cfg.weight_decay:g}, clip {cfg.grad_clip:g}; {cfg.precision}"
-            + (", torch.compile" if cfg.compile else "") + (f"; each batch{split_note(cfg)}" if split_note(cfg) else "")
+            + (", torch.compile" if cfg.compile else "")
+            + (f"; each batch{split_note(cfg)}" if split_note(cfg) else "")
             + ("; augmented on the fly" if cfg.augment else ""),
             "- Loss: softmax cross-entropy on every cell (the official code uses stablemax) + "
             f"{cfg.q_weight:g} x BCE(q_halt, grid right)" + (f" + {cfg.q_weight:g} x BCE(q_continue, bootstrapped "
