@@ -57,6 +57,41 @@ def test_bf16_only_where_the_hardware_has_it(monkeypatch, model):
     assert precision == "fp32"
 
 
+def test_bf16_is_the_default_only_where_it_is_faster(monkeypatch):
+    monkeypatch.setattr(devices, "bf16_matmul_gain", lambda: pytest.fail("AMX needs no measurement"))
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: {"avx512f", "amx_bf16", "amx_tile"})
+    assert devices.native_bf16("cpu") and devices.bf16_pays("cpu")
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: {"avx2"})
+    assert not devices.native_bf16("cpu") and not devices.bf16_pays("cpu")
+    # AVX512-BF16 without AMX: has bf16, but it is the default only when it measures faster
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    for gain, pays in ((0.5, False), (1.1, False), (2.0, True)):
+        monkeypatch.setattr(devices, "bf16_matmul_gain", lambda gain=gain: gain)
+        assert devices.native_bf16("cpu") and devices.bf16_pays("cpu") is pays
+
+
+def test_the_bf16_measurement_is_a_real_ratio():
+    gain = devices.bf16_matmul_gain()
+    assert 0.01 < gain < 100 and devices.bf16_matmul_gain() == gain  # measured once per process
+
+
+@pytest.mark.parametrize("pays", [False, True])
+def test_auto_precision_follows_the_measurement(monkeypatch, pays):
+    import rsolve.engines.recursive as recursive_engine
+    from rsolve.train.recursive_config import RecursiveTrainConfig
+
+    monkeypatch.setattr(devices, "bf16_pays", lambda device: pays)
+    cfg = RecursiveTrainConfig(kind="sudoku", preset="cpu", data="-", out="-", model="trm", compile=False)
+    assert cfg.precision == ("bf16" if pays else "fp32")
+    # the engine's auto: a checkpoint trained in bf16 (the shipped ones) runs in bf16 only where it pays
+    monkeypatch.setattr(recursive_engine, "bf16_pays", lambda device: pays)
+    monkeypatch.setattr(recursive_engine, "native_bf16", lambda device: True)
+    engine = engines.create("trm", "sudoku", device="cpu")
+    assert "bf16" in str(engine.training.get("precision")) and engine.precision == ("bf16" if pays else "fp32")
+    # asked for explicitly, bf16 runs wherever the hardware has it
+    assert engines.create("trm", "sudoku", device="cpu", options={"precision": "bf16"}).precision == "bf16"
+
+
 KEEP_PROBE = """
 import os, torch
 from rsolve.devices import resolve_device, keep_freed_memory

@@ -104,7 +104,8 @@ RECURSIVE_OPTIONS = (
          "verify: stop at the first verified answer", choices=("max", "q", "verify"), flag=True),
     _opt("cycles", int, None, "high-level cycles per step, TRM's T or HRM's N (default: the checkpoint's)",
          min=1, max=64),
-    _opt("precision", str, "auto", "auto: what the checkpoint trained in, if the hardware has native bf16",
+    _opt("precision", str, "auto", "auto: bf16 if the checkpoint trained in it and bf16 matmuls are "
+         "faster than fp32 here, else fp32",
          choices=("auto", "fp32", "bf16")),
     _opt("compile", bool, False, "torch.compile the network: about a minute of compiling, then up to 1.6x "
          "faster steps (for long streams)"),

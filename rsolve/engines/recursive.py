@@ -26,7 +26,7 @@ import time
 import torch
 
 from .. import verify
-from ..devices import can_compile, native_bf16
+from ..devices import bf16_pays, can_compile, native_bf16
 from ..models.gridnet import GRID_MAX_CELLS
 from ..puzzles.grid import OPEN_TOKEN, PATH_TOKEN, WALL_TOKEN, sudoku_tokens, sudoku_vocab
 from . import Attempt, EngineError
@@ -50,8 +50,9 @@ class RecursiveEngine:
         self.steps = self.opt["steps"] or int(training.get("max_steps_per_puzzle") or DEFAULT_STEPS)
         precision = self.opt["precision"]
         if precision == "auto":  # trainers write e.g. "bf16", "bf16-mixed" or "fp32"
-            precision = "bf16" if "bf16" in str(training.get("precision", "")).lower() else "fp32"
-        # bf16 only where the hardware does it: emulated, it is slower than fp32
+            trained_bf16 = "bf16" in str(training.get("precision", "")).lower()
+            precision = "bf16" if trained_bf16 and bf16_pays(self.device) else "fp32"
+        # a bf16 asked for runs where the hardware has it: emulated, it is slower than fp32
         self.precision = precision if precision == "fp32" or native_bf16(self.device) else "fp32"
         self.run = self.model
         if self.opt["compile"]:

@@ -44,8 +44,8 @@ class RecursiveTrainConfig(TrainConfig):
     weight_decay: float | None = opt(None, "AdamW weight decay (default: the preset's: cpu 0.1, paper 1.0).")
     max_steps_per_puzzle: int | None = opt(None, "Supervision steps per puzzle, N_sup (default: the preset's: "
                                                  "cpu 8, paper 16).")
-    precision: str = opt("auto", "fp32 | bf16 (autocast; weights and optimizer stay fp32) | auto: bf16 where "
-                                 "the hardware has native bf16 (measured faster), else fp32.")
+    precision: str = opt("auto", "fp32 | bf16 (autocast; weights and optimizer stay fp32) | auto: bf16 on a GPU, "
+                                 "with AMX, or where a bf16 matmul measures 1.2x fp32's speed, else fp32.")
     compile: bool | None = opt(None, "torch.compile the model (default: on when a C++ compiler is found and the "
                                      "run has >= 10 minutes and no --steps below 500: compiling takes ~1 min on "
                                      "a CPU).", flag="--compile/--no-compile")
@@ -107,7 +107,7 @@ class RecursiveTrainConfig(TrainConfig):
     def _fill_recipe(self) -> None:
         """Resolve the auto settings: preset by device, the preset's recipe for what is
         unset, precision by the hardware, compile by the run's length."""
-        from ..devices import can_compile, native_bf16, resolve_device
+        from ..devices import bf16_pays, can_compile, resolve_device
 
         device = resolve_device(self.device)
         if self.preset == "auto":
@@ -123,7 +123,7 @@ class RecursiveTrainConfig(TrainConfig):
         if self.recompute is None:  # pieces of the batch keep little for the backward pass already
             self.recompute = recipe["recompute"] and not 0 < self.micro_batch < self.batch
         if self.precision == "auto":
-            self.precision = "bf16" if native_bf16(device) else "fp32"
+            self.precision = "bf16" if bf16_pays(device) else "fp32"
         if self.compile is None:
             # compiling took about a minute on a 2-core CPU and then ran 1.3-1.6x faster
             long_run = self.minutes >= 10 and (self.max_steps == 0 or self.max_steps >= 500)
