@@ -161,6 +161,20 @@ def test_two_cpu_ranks_keep_identical_weights(data):
     assert ckpt.config["world_size"] == 2 and ckpt.config["training"]["steps"] == 3
 
 
+def test_ranks_take_rank_zeros_precision(monkeypatch):
+    # `auto` times bf16 in each process; a rank that measured otherwise follows rank 0
+    from rsolve.train import distributed, loop
+
+    cfg = RecursiveTrainConfig(kind="sudoku", data="-", out="-", model="trm", precision="fp32", compile=False)
+    sent = []
+    monkeypatch.setattr(distributed, "start", lambda device: (1, 2, device))
+    monkeypatch.setattr(distributed, "stop", lambda: None)
+    monkeypatch.setattr(distributed, "agree", lambda values, world, device: sent.append(values) or [1.0])
+    monkeypatch.setattr(loop, "Run", lambda cfg, rank, world, device: type("Done", (), {"run": lambda self: None})())
+    loop.train(cfg)
+    assert sent == [[0.0]] and cfg.precision == "bf16"
+
+
 def test_data_of_the_wrong_shape_is_one_clear_error(data):
     small = [Example(p, s) for p, s, _ in iter_sudoku(seed=2, count=4, side=4)]
     big = [Example(p, s) for p, s, _ in iter_sudoku(seed=2, count=4)]

@@ -70,6 +70,10 @@ def train(cfg) -> Path | None:
     Stopped after a signal."""
     set_threads(cfg.threads)
     rank, world, device = distributed.start(resolve_device(cfg.device))
+    if world > 1 and getattr(cfg, "precision", None) in ("fp32", "bf16"):
+        # `auto` timed bf16 on each rank under the others' load: all ranks take rank 0's choice
+        bf16, = distributed.agree([float(cfg.precision == "bf16")], world, device)
+        cfg.precision = "bf16" if bf16 else "fp32"
     try:
         return Run(cfg, rank, world, device).run()
     finally:
