@@ -116,9 +116,9 @@ BF16_MIN_GAIN = 1.2  # how much faster than fp32 a bf16 matmul must be to become
 def bf16_pays(device) -> bool:
     """Whether bf16 should be the default precision here: CUDA with bf16, a CPU with AMX,
     or a CPU whose bf16 matmuls measure at least BF16_MIN_GAIN times as fast as fp32.
-    Having AVX512-BF16 alone decides nothing: on AMD Zen 4 bf16 matmuls ran about twice
-    as fast as fp32, on an Intel Xeon whose AMX the hypervisor hides at half the speed
-    (bf16 training there ran at 0.65x fp32), so such a CPU is measured once per process."""
+    Having AVX512-BF16 alone decides nothing: on an Intel Xeon whose AMX the hypervisor
+    hides, bf16 matmuls ran at half fp32's speed (and bf16 training at 0.65x), where other
+    CPUs run them faster than fp32; so such a CPU is measured, once per process."""
     if not native_bf16(device):
         return False
     if device_type(device) == "cuda" or "amx_bf16" in _cpu_flags():
@@ -138,7 +138,7 @@ def bf16_matmul_gain() -> float:
 
         import torch
 
-        a = torch.randn(1024, 1024)
+        a = torch.randn(1024, 1024, generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
         pairs = {dtype: (a.to(dtype), a.t().contiguous().to(dtype)) for dtype in (torch.float32, torch.bfloat16)}
         best = dict.fromkeys(pairs, float("inf"))
         for round_ in range(4):  # the first round warms up (oneDNN builds its kernels)

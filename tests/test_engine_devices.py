@@ -70,9 +70,12 @@ def test_bf16_is_the_default_only_where_it_is_faster(monkeypatch):
         assert devices.native_bf16("cpu") and devices.bf16_pays("cpu") is pays
 
 
-def test_the_bf16_measurement_is_a_real_ratio():
+def test_the_bf16_measurement_is_a_real_ratio(monkeypatch):
+    monkeypatch.setattr(devices, "_gain", None)
+    state = torch.random.get_rng_state()
     gain = devices.bf16_matmul_gain()
     assert 0.01 < gain < 100 and devices.bf16_matmul_gain() == gain  # measured once per process
+    assert torch.equal(torch.random.get_rng_state(), state)  # seeded runs draw the same numbers
 
 
 @pytest.mark.parametrize("pays", [False, True])
